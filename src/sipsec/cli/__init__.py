@@ -1,0 +1,1 @@
+"""The ``sipsec`` command line: one module per sub-command."""
