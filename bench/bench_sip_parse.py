@@ -1,0 +1,168 @@
+"""Parse-and-read speed of sipsec.sip against pyVoIP and Sippy (issue 2, "Speed").
+
+Each parser gets the same bytes (an INVITE with an SDP body from RFC 3665)
+and reads the same fields: top Via (host, port, branch), From (user, host,
+tag), To (user, host), CSeq (number, method), Call-ID, Max-Forwards, Contact
+(user, host). Messages per CPU second on one core, best of several rounds;
+ratio against the faster of the two references. Note what each one does
+beyond that: sipsec also validates the Request-URI and every header it
+parses (RFC 3261 grammar, RFC 4475 verdicts); pyVoIP also parses the SDP
+body but cannot unfold headers (it fails on the second message); Sippy
+parses header values only when asked. Run: ``.venv/bin/python bench/bench_sip_parse.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import time
+import warnings
+from collections.abc import Callable
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import pyVoIP.VoIP  # noqa: F401  (pyVoIP.SIP cannot be imported first: circular import)
+from pyVoIP.SIP import SIPMessage
+from sippy.SipRequest import SipRequest
+
+from sipsec.sip import SipUri, parse_message
+
+VECTORS = Path(__file__).resolve().parents[1] / "tests" / "vectors" / "rfc3665"
+MESSAGES = {
+    "RFC 3665 3.1 F1 (INVITE, 1 Via, SDP)": "3.1-successful-session-establishment-F1.sip",
+    "RFC 3665 3.2 F7 (INVITE, 3 folded Vias, Record-Route, SDP)": (
+        "3.2-session-establishment-through-two-proxies-F7.sip"
+    ),
+}
+
+
+def read_sipsec(data: bytes) -> tuple[Any, ...]:
+    msg = parse_message(data)
+    via = msg.top_via
+    from_, to, cseq, contact = msg.from_, msg.to, msg.cseq, msg.contacts[0]
+    assert via is not None and from_ is not None and to is not None and cseq is not None
+    assert isinstance(from_.uri, SipUri) and isinstance(to.uri, SipUri)
+    assert isinstance(contact.uri, SipUri)
+    return (
+        via.host,
+        via.port,
+        via.branch,
+        from_.uri.user,
+        from_.uri.host,
+        from_.tag,
+        to.uri.user,
+        to.uri.host,
+        cseq.seq,
+        cseq.method,
+        msg.call_id,
+        msg.max_forwards,
+        contact.uri.user,
+        contact.uri.host,
+    )
+
+
+def read_pyvoip(data: bytes) -> tuple[Any, ...]:
+    msg = SIPMessage(data)
+    h = msg.headers
+    via = h["Via"][0]
+    # pyVoIP keeps Contact and Max-Forwards as raw strings: reading them is free.
+    return (
+        via["address"][0],
+        via["address"][1],
+        via["branch"],
+        h["From"]["number"],
+        h["From"]["host"],
+        h["From"]["tag"],
+        h["To"]["number"],
+        h["To"]["host"],
+        h["CSeq"]["check"],
+        h["CSeq"]["method"],
+        h["Call-ID"],
+        h["Max-Forwards"],
+        h["Contact"],
+    )
+
+
+def read_sippy(data: bytes) -> tuple[Any, ...]:
+    msg = SipRequest(data.decode())
+    via = msg.getHFBody("via")
+    from_ = msg.getHFBody("from")
+    from_url, to_url = from_.getUrl(), msg.getHFBody("to").getUrl()
+    contact_url = msg.getHFBody("contact").getUrl()
+    cseq = msg.getHFBody("cseq")
+    return (
+        via.getAddr(),
+        via.getBranch(),
+        from_url.username,
+        from_url.host,
+        from_.getTag(),
+        to_url.username,
+        to_url.host,
+        cseq.getCSeqNum(),
+        cseq.getCSeqMethod(),
+        str(msg.getHFBody("call-id")),
+        msg.getHFBody("max-forwards").getNum(),
+        contact_url.username,
+        contact_url.host,
+    )
+
+
+def rate(fn: Callable[[bytes], Any], data: bytes, seconds: float, rounds: int) -> float:
+    """Messages per CPU second of this thread (one core), best of ``rounds``
+    runs of about ``seconds`` each. CPU time rather than wall time, so that
+    other processes on a shared machine do not count against a parser."""
+    fn(data)  # warm caches and imports; also proves the parser copes
+    clock = time.thread_time
+    n = 1
+    while True:  # calibrate the loop count
+        start = clock()
+        for _ in range(n):
+            fn(data)
+        elapsed = clock() - start
+        if elapsed > seconds / 4:
+            break
+        n *= 2
+    loops = max(1, int(n * seconds / elapsed))
+    best = 0.0
+    for _ in range(rounds):
+        gc.collect()
+        start = clock()
+        for _ in range(loops):
+            fn(data)
+        best = max(best, loops / (clock() - start))
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=1.0, help="per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    worst_ratio = float("inf")
+    for title, name in MESSAGES.items():
+        data = (VECTORS / name).read_bytes()
+        print(f"\n{title}: {len(data)} bytes")
+        print("  sipsec reads:", read_sipsec(data))
+        results: dict[str, float] = {}
+        for label, fn in (("sipsec", read_sipsec), ("pyVoIP", read_pyvoip), ("Sippy", read_sippy)):
+            try:
+                with redirect_stdout(io.StringIO()):  # Sippy prints on odd input
+                    results[label] = rate(fn, data, args.seconds, args.rounds)
+            except Exception as error:  # a reference parser that cannot read the message
+                print(f"  {label:7s} failed: {type(error).__name__}: {error}")
+                continue
+            print(f"  {label:7s} {results[label]:>10,.0f} msg/s")
+        refs = {k: v for k, v in results.items() if k != "sipsec"}
+        if refs and "sipsec" in results:
+            best_label = max(refs, key=lambda k: refs[k])
+            ratio = results["sipsec"] / refs[best_label]
+            worst_ratio = min(worst_ratio, ratio)
+            print(f"  ratio sipsec / {best_label} (the faster reference): {ratio:.2f}x")
+    print(f"\nlowest ratio over all messages: {worst_ratio:.2f}x (goal: >= 2x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Splitting a TCP/TLS byte stream into SIP messages (RFC 3261 §18.3, §7.5;
+RFC 5626 §4.4.1 keep-alives).
+
+On a stream the Content-Length header is the only way to find where a
+message ends, so it is mandatory, and a bad one breaks the stream for good
+(RFC 4475 §3.1.2.3: "the framing error is unrecoverable — close the
+connection"). A malformed message whose framing is sound is skipped: the
+error is raised, and the framer carries on with the next message.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import SipParseError
+from .message import MAX_BODY_SIZE, MAX_MESSAGE_SIZE, Request, Response
+from .parser import _parse
+
+__all__ = ["StreamFramer"]
+
+# A Content-Length (or "l") header line; folded values are not expected
+# here, and anything odd is left to the full parser to refuse.
+_CONTENT_LENGTH = re.compile(rb"\r\n(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
+_DIGITS = re.compile(rb"[0-9]{1,10}")
+
+
+class StreamFramer:
+    """``feed(data) -> [Request | Response, ...]`` for one connection.
+
+    * CRLFs between messages are skipped; each double CRLF is counted in
+      ``pings`` (an RFC 5626 keep-alive the caller answers with one CRLF, the
+      "pong"), each lone CRLF in ``pongs``.
+    * A partial message stays buffered until the rest arrives.
+    * ``SipParseError`` from :meth:`feed`: if ``broken`` is now True the
+      framing is lost (bad, missing or repeated Content-Length, message too
+      large) and the caller should answer if it can and close; every later
+      call raises again. Otherwise only that one message was bad: messages
+      completed before it in the same call are returned by the next
+      ``feed(b"")``, and parsing resumes after it.
+    """
+
+    def __init__(self, *, max_message_size: int = MAX_MESSAGE_SIZE) -> None:
+        self._buffer = bytearray()
+        self._ready: list[Request | Response] = []
+        self._max = max_message_size
+        self._error: SipParseError | None = None
+        self.pings = 0
+        self.pongs = 0
+
+    @property
+    def broken(self) -> bool:
+        return self._error is not None
+
+    @property
+    def buffered(self) -> int:
+        """Octets held for an incomplete message."""
+        return len(self._buffer)
+
+    def _fail(self, error: SipParseError) -> SipParseError:
+        self._error = error
+        self._buffer.clear()
+        return error
+
+    def _skip_crlf(self) -> bool:
+        """Drop keep-alive CRLFs; False if the buffer ends in half a CRLF."""
+        buf = self._buffer
+        i = 0
+        while buf.startswith(b"\r\n", i):
+            if buf.startswith(b"\r\n\r\n", i):
+                self.pings += 1
+                i += 4
+            else:
+                self.pongs += 1
+                i += 2
+        del buf[:i]
+        return buf != b"\r"
+
+    def feed(self, data: bytes) -> list[Request | Response]:
+        if self._error is not None:
+            raise self._error
+        self._buffer += data
+        out, self._ready = self._ready, []
+        while self._skip_crlf() and self._buffer:
+            buf = self._buffer
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buf) > self._max:
+                    raise self._fail(SipParseError("header section too large", 513))
+                break
+            # Search from the line before the first header so "\r\n" anchors it.
+            lengths = _CONTENT_LENGTH.findall(buf, 0, end + 2)
+            if len(lengths) != 1:
+                what = "missing" if not lengths else "repeated"
+                raise self._fail(SipParseError(f"Content-Length {what} on a stream"))
+            value = lengths[0].strip(b" \t")
+            if not _DIGITS.fullmatch(value):
+                raise self._fail(SipParseError("bad Content-Length on a stream"))
+            length = int(value)
+            if length > MAX_BODY_SIZE:
+                raise self._fail(SipParseError("body too large", 413))
+            total = end + 4 + length
+            if total > self._max:
+                raise self._fail(SipParseError("message too large", 513))
+            if len(buf) < total:
+                break
+            chunk = bytes(buf[:total])
+            del buf[:total]
+            try:
+                out.append(_parse(chunk, datagram=False))
+            except SipParseError:
+                self._ready = out
+                raise
+        return out

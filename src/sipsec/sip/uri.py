@@ -1,0 +1,456 @@
+"""SIP, SIPS and tel URIs (RFC 3261 §19.1, §25.1; RFC 3966; RFC 5118 §4).
+
+Parsed URIs keep the text they came from, so ``str(uri)`` of a parsed URI is
+exactly its wire form; URIs built in code (or by :meth:`SipUri.replace`) are
+serialized with the escaping §19.1.2 asks for. Treat them as immutable:
+they hash, and equality follows §19.1.4.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+from .errors import SipParseError
+
+__all__ = ["AbsoluteUri", "SipUri", "TelUri", "Uri", "escape", "parse_uri", "unescape"]
+
+_ALNUM = "A-Za-z0-9"
+_MARK = r"\-_.!~*'()"
+_ESC = "%[0-9A-Fa-f]{2}"
+# RFC 3261 §25.1. Each alternation is disjoint and each part ends where the
+# next one's first character starts, so matching is linear (no backtracking
+# trap): with an "@" the user part is mandatory and cannot swallow the host.
+# The IPv6 reference is liberal on purpose: RFC 5118 §4.10 asks us to
+# tolerate "2001:db8:::192.0.2.1".
+
+
+def _run(chars: str, *, nonempty: bool) -> str:
+    """``(?:[chars]|%HH)*`` unrolled as ``[chars]*(?:%HH[chars]*)*``: the same
+    language, matched by fast single-class loops instead of an alternation
+    per character, and still free of ambiguity ("%" is never in ``chars``)."""
+    body = rf"[{chars}]*(?:{_ESC}[{chars}]*)*"
+    return rf"(?=[{chars}]|{_ESC}){body}" if nonempty else body
+
+
+_P = rf"{_ALNUM}{_MARK}\[\]/:&+$"  # paramchar (RFC 3261 §25.1)
+_H = rf"{_ALNUM}{_MARK}\[\]/?:+$"  # hnv-unreserved / unreserved
+_PCHARS = re.compile(_run(_P, nonempty=True))
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*")
+_USERINFO_RE = (
+    rf"({_run(f'{_ALNUM}{_MARK}&=+$,;?/', nonempty=True)})"
+    rf"(?::({_run(f'{_ALNUM}{_MARK}&=+$,', nonempty=False)}))?@"
+)
+_PNAME = _run(_P, nonempty=True)
+_HNAME = _run(_H, nonempty=True)
+_HVALUE = _run(_H, nonempty=False)
+_HOST_PORT_RE = r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9\-.]*)(?::([0-9]{1,5}))?"
+_PARAMS_RE = rf"((?:;{_PNAME}(?:={_PNAME})?)*)"
+_HOSTPORT_RE = _HOST_PORT_RE + _PARAMS_RE + rf"(?:\?({_HNAME}={_HVALUE}(?:&{_HNAME}={_HVALUE})*))?"
+#: Building blocks for patterns elsewhere (user and password; host and port;
+#: URI parameters), each with its groups, in this order.
+USERINFO_RE, HOST_PORT_RE, PARAMS_RE = _USERINFO_RE, _HOST_PORT_RE, _PARAMS_RE
+_SIP_WITH_USER = re.compile(_USERINFO_RE + _HOSTPORT_RE)
+#: The whole of a sip/sips URI, user part optional (for patterns built on it
+#: elsewhere). Still linear: the user part gives up at the first character
+#: that is neither a user character nor ":" / "@".
+SIP_URI_RE = rf"(sips?):(?:{_USERINFO_RE})?{_HOSTPORT_RE}"
+#: The same without parameters and headers (an addr-spec outside ``<>``).
+SIP_ADDR_SPEC_RE = rf"(sips?):(?:{_USERINFO_RE})?{_HOST_PORT_RE}"
+_SIP_NO_USER = re.compile(_HOSTPORT_RE)
+# absoluteURI after the scheme: any visible character except the ones that
+# delimit a URI inside a header (RFC 3986 §2, RFC 3261 §25.1 "uric").
+_OPAQUE = re.compile(r"[^\x00-\x20\x7f<>\"]+")
+_TEL_NUMBER = re.compile(r"\+?[0-9A-Fa-f*#.\-()]+")
+_PCT_BYTES = re.compile(rb"%([0-9A-Fa-f]{2})")
+
+# Characters §19.1.2 lets appear unescaped in each component.
+_SAFE_USER = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!~*'()&=+$,;?/"
+)
+_SAFE_PASSWORD = _SAFE_USER - frozenset(";?/")
+_SAFE_PARAM = (_SAFE_USER - frozenset("=,;?")) | frozenset("[]:")
+_SAFE_HEADER = (_SAFE_USER - frozenset("&=,;")) | frozenset("[]:")
+
+# §19.1.4: these parameters, present in one URI, must be present and equal in the other.
+_MUST_MATCH = ("user", "ttl", "method", "maddr", "transport")
+
+
+def unescape(text: str) -> str:
+    """Decode ``%HH`` escapes as UTF-8 (invalid UTF-8 kept as surrogate escapes,
+    so :func:`escape` restores the octets); a stray ``%`` stays as it is."""
+    if "%" not in text:
+        return text
+    octets = _PCT_BYTES.sub(
+        lambda m: bytes([int(m.group(1), 16)]), text.encode("utf-8", "surrogateescape")
+    )
+    return octets.decode("utf-8", "surrogateescape")
+
+
+def escape(text: str, safe: frozenset[str]) -> str:
+    """``%HH``-escape every character of ``text`` outside ``safe`` (as UTF-8)."""
+    if all(c in safe for c in text):
+        return text
+    out = []
+    for c in text:
+        if c in safe:
+            out.append(c)
+        else:
+            out.extend(f"%{b:02X}" for b in c.encode("utf-8", "surrogateescape"))
+    return "".join(out)
+
+
+def _host_key(host: str) -> str:
+    """Hosts compare case-insensitively; IPv6 references by address value."""
+    if host.startswith("["):
+        try:
+            return "[" + ipaddress.IPv6Address(host[1:-1]).compressed + "]"
+        except ValueError:
+            return host.lower()
+    return host.lower()
+
+
+class SipUri:
+    """A ``sip:`` or ``sips:`` URI.
+
+    ``user``, ``password``, parameter values and header values are unescaped;
+    parameter names are lower-cased (they compare case-insensitively) and a
+    parameter without a value maps to ``None``. ``host`` is as written, IPv6
+    references keep their brackets (``[2001:db8::1]``).
+    """
+
+    __slots__ = (
+        "_params",
+        "_ptext",
+        "_raw",
+        "headers",
+        "host",
+        "password",
+        "port",
+        "scheme",
+        "user",
+    )
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        scheme: str = "sip",
+        user: str | None = None,
+        password: str | None = None,
+        port: int | None = None,
+        params: dict[str, str | None] | None = None,
+        headers: dict[str, str] | None = None,
+        raw: str | None = None,
+    ) -> None:
+        self.scheme = scheme.lower()
+        self.user = user
+        self.password = password
+        self.host = host
+        self.port = port
+        self._params: dict[str, str | None] | None = params if params is not None else {}
+        self._ptext = ""
+        self.headers: dict[str, str] = headers if headers is not None else {}
+        self._raw = raw
+
+    @property
+    def params(self) -> dict[str, str | None]:
+        """URI parameters, split on first use (most URIs are only compared or
+        written back, so parsing them up front would be wasted)."""
+        params = self._params
+        if params is None:
+            params = self._params = _split_params(self._ptext)
+        return params
+
+    # -- convenience views of common parameters -------------------------------------
+    @property
+    def transport(self) -> str | None:
+        value = self.params.get("transport")
+        return value.lower() if value else None
+
+    @property
+    def lr(self) -> bool:
+        """Loose routing (RFC 3261 §19.1.1, §16.12)."""
+        return "lr" in self.params
+
+    @property
+    def maddr(self) -> str | None:
+        return self.params.get("maddr")
+
+    @property
+    def user_param(self) -> str | None:
+        return self.params.get("user")
+
+    @property
+    def method(self) -> str | None:
+        return self.params.get("method")
+
+    @property
+    def secure(self) -> bool:
+        return self.scheme == "sips"
+
+    @property
+    def host_is_ipv6(self) -> bool:
+        return self.host.startswith("[")
+
+    @property
+    def host_port(self) -> str:
+        return self.host if self.port is None else f"{self.host}:{self.port}"
+
+    @property
+    def raw(self) -> str:
+        return str(self)
+
+    def replace(self, **changes: Any) -> SipUri:
+        """A copy with some fields changed (``params=``, ``port=`` …); re-serialized."""
+        fields: dict[str, Any] = {
+            "scheme": self.scheme,
+            "user": self.user,
+            "password": self.password,
+            "port": self.port,
+            "params": dict(self.params),
+            "headers": dict(self.headers),
+        }
+        host = changes.pop("host", self.host)
+        fields.update(changes)
+        return SipUri(host, **fields)
+
+    def __str__(self) -> str:
+        if self._raw is not None:
+            return self._raw
+        parts = [self.scheme, ":"]
+        if self.user is not None:
+            parts.append(escape(self.user, _SAFE_USER))
+            if self.password is not None:
+                parts += [":", escape(self.password, _SAFE_PASSWORD)]
+            parts.append("@")
+        parts.append(self.host_port)
+        for name, value in self.params.items():
+            parts += [";", escape(name, _SAFE_PARAM)]
+            if value is not None:
+                parts += ["=", escape(value, _SAFE_PARAM)]
+        sep = "?"
+        for name, value in self.headers.items():
+            parts += [sep, escape(name, _SAFE_HEADER), "=", escape(value, _SAFE_HEADER)]
+            sep = "&"
+        self._raw = "".join(parts)
+        return self._raw
+
+    def __repr__(self) -> str:
+        return f"SipUri({str(self)!r})"
+
+    def _key(self) -> tuple[object, ...]:
+        must = tuple(
+            (n, (self.params.get(n) or "").lower() if n in self.params else None)
+            for n in _MUST_MATCH
+        )
+        return (
+            self.scheme,
+            self.user,
+            self.password,
+            _host_key(self.host),
+            self.port,
+            must,
+            frozenset(self.headers.items()),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        """RFC 3261 §19.1.4: user info case-sensitive, host case-insensitive,
+        user/ttl/method/maddr/transport must agree, other parameters only when
+        both carry them, headers all must match."""
+        if not isinstance(other, SipUri):
+            return NotImplemented
+        if self._key() != other._key():
+            return False
+        for name, value in self.params.items():
+            if name in other.params and name not in _MUST_MATCH:
+                theirs = other.params[name]
+                if (value or "").lower() != (theirs or "").lower():
+                    return False
+        return True
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+
+class TelUri:
+    """A ``tel:`` URI (RFC 3966): the number and its parameters."""
+
+    __slots__ = ("_raw", "number", "params")
+
+    def __init__(
+        self, number: str, params: dict[str, str | None] | None = None, *, raw: str | None = None
+    ) -> None:
+        self.number = number
+        self.params: dict[str, str | None] = params if params is not None else {}
+        self._raw = raw
+
+    scheme = "tel"
+
+    @property
+    def is_global(self) -> bool:
+        return self.number.startswith("+")
+
+    @property
+    def raw(self) -> str:
+        return str(self)
+
+    def __str__(self) -> str:
+        if self._raw is None:
+            params = "".join(f";{n}" if v is None else f";{n}={v}" for n, v in self.params.items())
+            self._raw = f"tel:{self.number}{params}"
+        return self._raw
+
+    def __repr__(self) -> str:
+        return f"TelUri({str(self)!r})"
+
+    def _key(self) -> tuple[object, ...]:
+        # RFC 3966 §4: visual separators are not significant; parameters in any order.
+        digits = "".join(c for c in self.number if c not in "-.()").lower()
+        params = frozenset((n, (v or "").lower()) for n, v in self.params.items())
+        return (digits, params)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TelUri):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+
+class AbsoluteUri:
+    """Any other scheme (RFC 3261 §19.1, "absoluteURI"): kept opaque.
+
+    RFC 4475 §3.3.2 and §3.3.3: such a Request-URI is well formed; the element
+    answers 416 above the parser (see :func:`sipsec.sip.validate_request`).
+    """
+
+    __slots__ = ("opaque", "scheme")
+
+    def __init__(self, scheme: str, opaque: str) -> None:
+        self.scheme = scheme
+        self.opaque = opaque
+
+    @property
+    def raw(self) -> str:
+        return str(self)
+
+    def __str__(self) -> str:
+        return f"{self.scheme}:{self.opaque}"
+
+    def __repr__(self) -> str:
+        return f"AbsoluteUri({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AbsoluteUri):
+            return NotImplemented
+        return self.scheme.lower() == other.scheme.lower() and self.opaque == other.opaque
+
+    def __hash__(self) -> int:
+        return hash((self.scheme.lower(), self.opaque))
+
+
+Uri = SipUri | TelUri | AbsoluteUri
+
+
+def _bad(text: str, why: str) -> SipParseError:
+    return SipParseError(f"bad URI {text[:80]!r}: {why}")
+
+
+def _split_params(text: str) -> dict[str, str | None]:
+    """``;a=b;lr`` (already checked by the URI pattern) → ``{"a": "b", "lr": None}``."""
+    params: dict[str, str | None] = {}
+    for piece in text.split(";")[1:]:
+        name, eq, value = piece.partition("=")
+        params[unescape(name).lower()] = unescape(value) if eq else None
+    return params
+
+
+def _params(text: str, pieces: list[str], check: re.Pattern[str]) -> dict[str, str | None]:
+    params: dict[str, str | None] = {}
+    for piece in pieces:
+        name, eq, value = piece.partition("=")
+        if not check.fullmatch(name) or (eq and not check.fullmatch(value)):
+            raise _bad(text, f"bad parameter {piece[:40]!r}")
+        params[unescape(name).lower()] = unescape(value) if eq else None
+    return params
+
+
+def _parse_sip(text: str, scheme: str, rest: str) -> SipUri:
+    if "@" in rest:
+        m = _SIP_WITH_USER.fullmatch(rest)
+        if m is None:
+            raise _bad(text, "not a SIP URI")
+        user, password, host, port, ptext, htext = m.groups()
+    else:
+        m = _SIP_NO_USER.fullmatch(rest)
+        if m is None:
+            raise _bad(text, "not a SIP URI")
+        user = password = None
+        host, port, ptext, htext = m.groups()
+    return _build_sip(text, scheme, user, password, host, port, ptext, htext)
+
+
+def _build_sip(  # noqa: PLR0917 (the pattern groups, in order)
+    text: str,
+    scheme: str,
+    user: str | None,
+    password: str | None,
+    host: str,
+    port: str | None,
+    ptext: str,
+    htext: str | None,
+) -> SipUri:
+    """A SipUri from the pieces a URI pattern matched."""
+    uri = SipUri.__new__(SipUri)
+    uri.scheme = scheme
+    uri.user = user if user is None or "%" not in user else unescape(user)
+    uri.password = password if password is None or "%" not in password else unescape(password)
+    uri.host = host
+    if port is not None:
+        number = int(port)
+        if number > 65535:
+            raise _bad(text, "bad port")
+        uri.port = number
+    else:
+        uri.port = None
+    uri._ptext = ptext
+    uri._params = None if ptext else {}
+    headers: dict[str, str] = {}
+    if htext:
+        for piece in htext.split("&"):
+            name, _, value = piece.partition("=")
+            headers[unescape(name)] = unescape(value)
+    uri.headers = headers  # a new dict each time: URIs are not shared
+    uri._raw = text
+    return uri
+
+
+def _parse_tel(text: str, rest: str) -> TelUri:
+    pieces = rest.split(";")
+    if not _TEL_NUMBER.fullmatch(pieces[0]):
+        raise _bad(text, "bad telephone number")
+    return TelUri(pieces[0], _params(text, pieces[1:], _PCHARS), raw=text)
+
+
+def parse_uri(text: str) -> Uri:
+    """Parse a URI as it appears in a Request-URI or inside ``<>``.
+
+    Raises :class:`SipParseError` (status 400) when ``text`` is not a URI. A
+    scheme other than sip, sips and tel gives an :class:`AbsoluteUri`.
+    """
+    if text.startswith("sip:"):  # the common case, without the checks below
+        return _parse_sip(text, "sip", text[4:])
+    scheme, colon, rest = text.partition(":")
+    if not colon or not rest or not _SCHEME.fullmatch(scheme):
+        raise _bad(text, "no scheme")
+    lower = scheme.lower()
+    if lower in {"sip", "sips"}:
+        return _parse_sip(text, lower, rest)
+    if lower == "tel":
+        return _parse_tel(text, rest)
+    if not _OPAQUE.fullmatch(rest):
+        raise _bad(text, "bad character")
+    return AbsoluteUri(scheme, rest)

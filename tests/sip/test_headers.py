@@ -1,0 +1,136 @@
+"""The header multi-map (RFC 3261 §7.3): order, case, compact forms, lists."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sipsec.errors import LocalProtocolError
+from sipsec.sip import Headers, canonical_name, parse_message, split_list
+
+
+def test_case_insensitive_and_compact_forms() -> None:
+    h = Headers([("v", "SIP/2.0/UDP a"), ("VIA", "SIP/2.0/UDP b"), ("f", "<sip:x@y>")])
+    assert h.get("Via") == "SIP/2.0/UDP a" and h.get_all("via") == [
+        "SIP/2.0/UDP a",
+        "SIP/2.0/UDP b",
+    ]
+    assert "From" in h and "f" in h and "To" not in h and 3 not in h
+    assert h.count("v") == 2 and len(h) == 3
+    # Names built in code are written in their canonical long form.
+    assert list(h) == [("Via", "SIP/2.0/UDP a"), ("Via", "SIP/2.0/UDP b"), ("From", "<sip:x@y>")]
+    for compact, full in [
+        ("i", "Call-ID"),
+        ("m", "Contact"),
+        ("l", "Content-Length"),
+        ("c", "Content-Type"),
+        ("k", "Supported"),
+        ("s", "Subject"),
+        ("e", "Content-Encoding"),
+        ("o", "Event"),
+        ("r", "Refer-To"),
+        ("u", "Allow-Events"),
+        ("x", "Session-Expires"),
+        ("y", "Identity"),
+        ("t", "To"),
+    ]:
+        assert canonical_name(compact) == full
+    assert canonical_name("X-Unknown") == "X-Unknown"
+
+
+def test_get_all_splits_only_list_headers() -> None:
+    h = Headers()
+    h.add("Contact", '"Doe, John" <sip:a@b;x=1,2>, <sip:c@d>')
+    h.add("m", "<sip:e@f>")
+    h.add("Date", "Sat, 13 Nov 2010 23:29:00 GMT")
+    h.add("WWW-Authenticate", 'Digest realm="a", nonce="b"')
+    assert h.get_all("contact") == ['"Doe, John" <sip:a@b;x=1,2>', "<sip:c@d>", "<sip:e@f>"]
+    assert h.get_all("Date") == ["Sat, 13 Nov 2010 23:29:00 GMT"]
+    assert h.get_all("WWW-Authenticate") == ['Digest realm="a", nonce="b"']
+    assert h.get_lines("Contact") == ['"Doe, John" <sip:a@b;x=1,2>, <sip:c@d>', "<sip:e@f>"]
+
+
+def test_split_list() -> None:
+    assert split_list('a, "b,\\"c", <d,e>') == ["a", '"b,\\"c"', "<d,e>"]
+    assert split_list(" , a,,b , ") == ["a", "b"]
+    assert split_list("") == []
+
+
+def test_changes() -> None:
+    h = Headers([("Via", "1"), ("To", "t"), ("Via", "2"), ("Route", "r")])
+    h.prepend("Via", "0")
+    assert h.get_all("Via") == ["0", "1", "2"] and next(iter(h)) == ("Via", "0")
+    h.prepend("Record-Route", "rr")
+    assert next(iter(h)) == ("Record-Route", "rr")
+    h.set("via", "only")
+    assert h.get_all("Via") == ["only"] and list(h)[1] == ("Via", "only")
+    h.set("X-New", "n")
+    assert list(h)[-1] == ("X-New", "n")
+    assert h.remove("route") == 1 and h.remove("route") == 0
+    assert h.get("Route") is None and h.get("Route", "d") == "d"
+    assert h.modified
+
+
+def test_pop_first() -> None:
+    h = Headers([("Via", "a, b"), ("Via", "c")])
+    assert h.pop_first("Via") == "a"
+    assert h.get_all("Via") == ["b", "c"]
+    assert h.pop_first("Via") == "b" and h.pop_first("v") == "c" and h.pop_first("Via") is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("Bad Name", "x"), ("", "x"), ("X", "a\r\nInjected: 1"), ("X", "\n"), ("X", "a\x00")],
+)
+def test_injection_refused(name: str, value: str) -> None:
+    with pytest.raises(LocalProtocolError):
+        Headers().add(name, value)
+
+
+def test_modified_message_keeps_untouched_lines_verbatim() -> None:
+    data = (
+        b"OPTIONS sip:a@b SIP/2.0\r\nvia  :  SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@b>\r\n"
+        b"From: <sip:c@d>;tag=1\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n"
+        b"X-Folded: a\r\n b\r\nl: 0\r\n\r\n"
+    )
+    m = parse_message(data)
+    m.headers.prepend("Via", "SIP/2.0/TCP proxy;branch=z9hG4bK2")
+    out = bytes(m)
+    assert out == data.replace(
+        b"\r\nvia  :", b"\r\nVia: SIP/2.0/TCP proxy;branch=z9hG4bK2\r\nvia  :", 1
+    )
+    assert [v.host for v in parse_message(out).vias] == ["proxy", "h"]
+
+
+def test_typed_views_are_invalidated() -> None:
+    m = parse_message(
+        b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@b>\r\n"
+        b"From: <sip:c@d>;tag=1\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    )
+    assert m.top_via is not None and m.top_via.host == "h"
+    m.headers.prepend("Via", "SIP/2.0/UDP p;branch=z9hG4bK2")
+    assert m.top_via is not None and m.top_via.host == "p" and len(m.vias) == 2
+    m.headers.set("CSeq", "2 OPTIONS")
+    assert m.cseq is not None and m.cseq.seq == 2
+    assert m.headers.pop_first("Via") == "SIP/2.0/UDP p;branch=z9hG4bK2"
+    assert [v.host for v in m.vias] == ["h"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["Via", "v", "To", "X-A", "Route", "m"]),
+            st.text(alphabet='abc ,;<>"', max_size=12),
+        ),
+        max_size=8,
+    )
+)
+def test_multimap_matches_a_list_model(items: list[tuple[str, str]]) -> None:
+    h = Headers(items)
+    assert [v for _, v in h] == [v.strip(" \t") for _, v in items]
+    for name in ("via", "to", "x-a", "route", "contact"):
+        expected = [v.strip(" \t") for n, v in items if canonical_name(n).lower() == name]
+        assert h.get_lines(name) == expected
+        assert h.count(name) == len(expected)
