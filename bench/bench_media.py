@@ -1,0 +1,352 @@
+"""How many concurrent two-way G.711 calls over SRTP one core carries in real time.
+
+Part 1, where the time goes: each stage of one packet's trip — G.711
+encode, RTP packetising, SRTP protect, SRTP unprotect, RTP parse +
+statistics + jitter buffer, playout + G.711 decode — timed alone, with
+libsrtp (pylibsrtp) protecting and unprotecting the same packets as the
+reference, and the asyncio socket cost (sendto + datagram_received) per
+datagram.
+
+Part 2, the figure: this process holds N media sessions (one leg of N
+calls: 50 packets/s out, 50 packets/s in, SRTP AES_CM_128_HMAC_SHA1_80,
+µ-law, jitter buffer, playout decoded); a second process holds the N peer
+legs.  All legs of a process share one MediaDriver timer (``--timers
+session`` gives each its own asyncio timer instead).  Each run lasts a few
+seconds of real time; a call load passes when fewer than 1 % of the
+packets this process sent left more than half a ptime (10 ms) late and at
+least 99 % of the peer's packets were received.  The CPU time this process
+spent per packet it handled is printed beside it, and from it the number
+of calls one whole core could carry.  The figure is the largest load that
+passes with every smaller one passing too.
+
+    .venv/bin/python bench/bench_media.py                 # the whole ladder
+    .venv/bin/python bench/bench_media.py --calls 300 --seconds 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+from sipsec.rtp import MediaConfig, MediaStream, g711
+from sipsec.rtp.packet import build_rtp
+from sipsec.rtp.quality import sweep_tone
+from sipsec.srtp import SrtpContext
+from sipsec.transport.media import MediaDriver, MediaSession
+from sipsec.transport.media_crypto import MediaCrypto
+
+SUITE = "AES_CM_128_HMAC_SHA1_80"
+PTIME = 0.02
+
+
+# -- part 1: per-packet cost of each stage ------------------------------------
+
+
+def per_call(fn: Callable[[], object], n: int = 20000) -> float:
+    """Microseconds per call of ``fn`` (best of three)."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = min(best, time.perf_counter() - start)
+    return best / n * 1e6
+
+
+def stages() -> dict[str, float]:
+    pcm = sweep_tone(0.02)
+    payload = g711.ulaw_encode(pcm)
+    key = os.urandom(30)
+    tx, rx = SrtpContext(SUITE, key), SrtpContext(SUITE, key)
+    seq = iter(range(10**9))
+    packets = [build_rtp(0, i & 0xFFFF, i * 160, 0x1234, payload, False) for i in range(100000)]
+    protected = [tx.protect(p) for p in packets[:60000]]
+    it_rx = iter(protected)
+    out: dict[str, float] = {}
+    out["G.711 encode (160 samples)"] = per_call(lambda: g711.ulaw_encode(pcm))
+    out["RTP header build"] = per_call(
+        lambda: build_rtp(0, next(seq) & 0xFFFF, 0, 0x1234, payload, False)
+    )
+    tx2 = SrtpContext(SUITE, key)
+    it_tx = iter(packets)
+    out["SRTP protect (sipsec)"] = per_call(lambda: tx2.protect(next(it_tx)))
+    out["SRTP unprotect (sipsec)"] = per_call(lambda: rx.unprotect(next(it_rx)))
+    try:
+        import pylibsrtp
+
+        policy_tx = pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+        policy_rx = pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND)
+        lib_tx = pylibsrtp.Session(policy=policy_tx)
+        lib_rx = pylibsrtp.Session(policy=policy_rx)
+        lib_in = iter(packets)
+        out["SRTP protect (libsrtp)"] = per_call(lambda: lib_tx.protect(next(lib_in)))
+        lib_protected = iter(protected)  # same key, same packets: libsrtp opens sipsec's
+        out["SRTP unprotect (libsrtp)"] = per_call(lambda: lib_rx.unprotect(next(lib_protected)))
+    except ImportError:
+        pass
+    # The stream's own receive and playout paths, on plain packets.
+    stream = MediaStream(MediaConfig(), now=0.0, remote_rtp=("127.0.0.1", 9), audio=b"")
+    addr = ("127.0.0.1", 9)
+    it_plain = iter(packets)
+    clock = [0.0]
+
+    def receive() -> None:
+        clock[0] += PTIME
+        stream.receive(next(it_plain), addr, clock[0], False)
+
+    out["RTP parse + stats + jitter push"] = per_call(receive, 20000)
+
+    def playout() -> None:
+        clock[0] += PTIME
+        stream.receive(next(it_plain), addr, clock[0], False)
+        stream.handle_timer(clock[0] + 0.1)
+        stream.take_audio()
+
+    out["RTP receive + playout + G.711 decode"] = per_call(playout, 10000)
+    return out
+
+
+async def socket_cost(n: int = 20000) -> float:
+    """Microseconds per datagram: one sendto plus one datagram_received."""
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+    count = [0]
+
+    class Sink(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: object) -> None:
+            count[0] += 1
+            if count[0] == n:
+                done.set()
+
+    sink, _ = await loop.create_datagram_endpoint(Sink, local_addr=("127.0.0.1", 0))
+    source, _ = await loop.create_datagram_endpoint(
+        asyncio.DatagramProtocol, remote_addr=sink.get_extra_info("sockname")
+    )
+    data = bytes(182)
+    start = time.perf_counter()
+    for i in range(n):
+        source.sendto(data)
+        if i % 20 == 19:
+            while count[0] < i + 1 - 40:  # stay within the socket buffer
+                await asyncio.sleep(0)
+    await asyncio.wait_for(done.wait(), 10)
+    elapsed = time.perf_counter() - start
+    source.close()
+    sink.close()
+    return elapsed / n * 1e6
+
+
+# -- part 2: N call legs in real time ------------------------------------------
+
+
+async def idle_stalls(seconds: float = 2.0) -> tuple[float, float]:
+    """How late an idle loop's 5 ms sleeps wake (p99, max, in ms): the noise the
+    machine adds before any call runs."""
+    loop = asyncio.get_running_loop()
+    lags = []
+    end = loop.time() + seconds
+    while loop.time() < end:
+        start = loop.time()
+        await asyncio.sleep(0.005)
+        lags.append(loop.time() - start - 0.005)
+    lags.sort()
+    return lags[int(0.99 * len(lags))] * 1000, lags[-1] * 1000
+
+
+async def bind_legs(calls: int) -> list[MediaSession]:
+    # One timer for all legs (MediaDriver) unless SIPSEC_BENCH_TIMERS=session.
+    shared = os.environ.get("SIPSEC_BENCH_TIMERS", "driver") == "driver"
+    driver = MediaDriver() if shared else None
+    return [await MediaSession.bind(MediaConfig(), driver=driver) for _ in range(calls)]
+
+
+def prepare_legs(
+    sessions: list[MediaSession],
+    seconds: float,
+    remote: list[tuple[str, int]],
+    keys: list[tuple[str, str]],
+) -> Callable[[], None]:
+    """Everything slow (key derivation, the test tone) before the clock starts;
+    the returned function starts the legs."""
+    audio = sweep_tone(seconds)
+    cryptos = [MediaCrypto.srtp(SUITE, bytes.fromhex(s), bytes.fromhex(r)) for s, r in keys]
+    loop = asyncio.get_running_loop()
+
+    def go() -> None:
+        for i, (session, addr, crypto) in enumerate(zip(sessions, remote, cryptos, strict=True)):
+            # Spread the legs over one ptime so their ticks do not all coincide.
+            loop.call_later(
+                PTIME * i / len(sessions),
+                lambda s=session, a=addr, c=crypto: s.start(a, c, audio=audio),
+            )
+
+    return go
+
+
+def leg_report(sessions: list[MediaSession]) -> dict[str, float]:
+    sent = late = received = early = 0
+    worst = 0.0
+    for s in sessions:
+        assert s.stream is not None
+        sent += s.stream.sender.packets_sent
+        late += s.stream.sender.late_packets
+        worst = max(worst, s.stream.sender.max_lateness)
+        received += s.stream.stats.received if s.stream.stats else 0
+        early += s.unstarted_drops
+    return {
+        "sent": sent,
+        "late": late,
+        "received": received,
+        "worst_ms": worst * 1000,
+        "before_start": early,
+    }
+
+
+async def measure(calls: int, seconds: float) -> dict[str, float]:
+    keys = [(os.urandom(30).hex(), os.urandom(30).hex()) for _ in range(calls)]
+    peer = subprocess.Popen(
+        [sys.executable, __file__, "--peer", str(calls), "--seconds", str(seconds)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert peer.stdin is not None and peer.stdout is not None
+    try:
+        sessions = await bind_legs(calls)
+        hello = {"ports": [s.local_rtp for s in sessions], "keys": keys}
+        peer.stdin.write(json.dumps(hello) + "\n")
+        peer.stdin.flush()
+        loop = asyncio.get_running_loop()
+        line = await loop.run_in_executor(None, peer.stdout.readline)
+        remote = [(str(h), int(p)) for h, p in json.loads(line)["ports"]]
+        go = prepare_legs(sessions, seconds, remote, keys)
+        peer.stdin.write("go\n")
+        peer.stdin.flush()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        go()
+        await asyncio.gather(*(s.wait_sent() for s in sessions))
+        # The peer reports once its own legs have sent everything.
+        peer_line = await loop.run_in_executor(None, peer.stdout.readline)
+        peer_report = json.loads(peer_line)
+        await asyncio.sleep(0.2)  # its last packets, still in flight
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        report = leg_report(sessions)
+        for s in sessions:
+            s.close()
+    finally:
+        peer.wait(timeout=seconds + 30)
+    report["cpu_share"] = cpu / wall
+    # CPU per packet this process handled (sent or received): not fooled when
+    # a starved process simply leaves packets unread.
+    report["cpu_per_packet"] = cpu / max(report["sent"] + report["received"], 1)
+    report["peer_late"] = peer_report["late"]
+    report["peer_sent"] = peer_report["sent"]
+    return report
+
+
+async def peer_main(calls: int, seconds: float) -> None:
+    hello = json.loads(sys.stdin.readline())
+    keys = [(receive, send) for send, receive in hello["keys"]]
+    sessions = await bind_legs(calls)
+    remote = [(str(h), int(p)) for h, p in hello["ports"]]
+    go = prepare_legs(sessions, seconds, remote, keys)
+    print(json.dumps({"ports": [s.local_rtp for s in sessions]}), flush=True)
+    sys.stdin.readline()  # "go"
+    go()
+    await asyncio.gather(*(s.wait_sent() for s in sessions))
+    print(json.dumps(leg_report(sessions)), flush=True)
+    await asyncio.sleep(0.5)  # the other side's last packets
+    for s in sessions:
+        s.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, nargs="*", default=[50, 100, 150, 200, 300, 400, 500])
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--peer", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--uvloop", action="store_true", help="run both processes on uvloop")
+    parser.add_argument(
+        "--timers",
+        choices=["driver", "session"],
+        default=os.environ.get("SIPSEC_BENCH_TIMERS", "driver"),
+        help="one shared MediaDriver timer (default) or one asyncio timer per session",
+    )
+    args = parser.parse_args()
+    os.environ["SIPSEC_BENCH_TIMERS"] = args.timers  # the peer process inherits it
+    if args.uvloop or os.environ.get("SIPSEC_BENCH_UVLOOP"):
+        import uvloop
+
+        os.environ["SIPSEC_BENCH_UVLOOP"] = "1"
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    if args.peer:
+        asyncio.run(peer_main(args.peer, args.seconds))
+        return
+    random.seed()
+    print("== where the time goes: one packet, stage by stage (µs) ==")
+    costs = stages()
+    costs["asyncio sendto + datagram_received"] = asyncio.run(socket_cost())
+    leg_parts = {
+        "G.711 encode (160 samples)": 1,
+        "RTP header build": 1,
+        "SRTP protect (sipsec)": 1,
+        "SRTP unprotect (sipsec)": 1,
+        "RTP receive + playout + G.711 decode": 1,
+        "asyncio sendto + datagram_received": 1,  # one sent, one received
+    }
+    leg = sum(costs[name] * n for name, n in leg_parts.items())
+    for name, us in costs.items():
+        share = f"{100 * us * leg_parts[name] / leg:4.0f} % of a leg" if name in leg_parts else ""
+        print(f"  {name:<40} {us:7.2f}   {share}")
+    if "SRTP protect (libsrtp)" in costs:
+        ratio = (costs["SRTP protect (sipsec)"] + costs["SRTP unprotect (sipsec)"]) / (
+            costs["SRTP protect (libsrtp)"] + costs["SRTP unprotect (libsrtp)"]
+        )
+        print(f"  sipsec SRTP / libsrtp SRTP: {ratio:.1f}x")
+    print(
+        f"  one leg, one packet each way: ~{leg:.0f} µs -> ~{1e6 / (50 * leg):.0f} calls per core"
+        " (tight loops, warm caches: an upper bound; the real-time run is the figure)"
+    )
+    print(
+        f"\n== real time: N call legs here, N peers in another process, {args.seconds:.0f} s, "
+        f"timers: {args.timers} =="
+    )
+    p99, worst = asyncio.run(idle_stalls())
+    print(f"  idle loop, 5 ms sleeps: woken late by {p99:.1f} ms (p99), {worst:.1f} ms (max)")
+    best = previous = 0
+    capacity: list[float] = []
+    for calls in args.calls:
+        r = asyncio.run(measure(calls, args.seconds))
+        late = r["late"] / max(r["sent"], 1)
+        ok = late < 0.01 and r["received"] >= 0.99 * r["peer_sent"]
+        per_core = 1 / (100 * r["cpu_per_packet"])  # a leg: 50 packets/s each way
+        if ok:
+            capacity.append(per_core)
+        print(
+            f"  {calls:5d} calls: sent {r['sent']:.0f}, late {100 * late:5.2f} % "
+            f"(worst {r['worst_ms']:.0f} ms), received {r['received']:.0f}/{r['peer_sent']:.0f}, "
+            f"CPU {100 * r['cpu_share']:.0f} % of a core, "
+            f"{1e6 * r['cpu_per_packet']:.0f} µs/packet -> {per_core:.0f} calls/core  "
+            f"{'ok' if ok else 'FAIL'}"
+        )
+        if ok and best == previous:
+            best = calls
+        previous = calls
+    print(f"\ncarried in real time with < 1 % late packets: {best} concurrent two-way calls")
+    if capacity:
+        print(
+            "CPU-bound capacity of one whole core (1 / CPU time per call-second, "
+            f"largest passing run): {capacity[-1]:.0f} calls"
+        )
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+
+
+if __name__ == "__main__":
+    main()

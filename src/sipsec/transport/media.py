@@ -1,0 +1,297 @@
+"""The asyncio media session: UDP sockets and one timer around a MediaStream.
+
+All the protocol work is in :class:`sipsec.rtp.MediaStream` (sans-IO) and
+SRTP in :class:`MediaCrypto`; this shell only binds the RTP (and, without
+rtcp-mux, RTCP) socket, feeds datagrams in with ``now=loop.time()``, sends
+what the stream queues, re-arms exactly one ``loop.call_at`` and writes the
+audio played out to a WAV file.
+
+Many sessions in one process can share a :class:`MediaDriver` instead: one
+``loop.call_at`` for all of them, deadlines within ``resolution`` of each
+other served by one wake-up.  asyncio keeps its timers in a heap of Python
+objects compared in Python; at 50 wake-ups per second per call that, not the
+media, becomes the cost, and the driver's heap of tuples is much cheaper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import random
+import time
+import wave
+from pathlib import Path
+from typing import cast
+
+from sipsec.rtp import MediaConfig, MediaEvent, MediaStream, is_rtcp, read_wav
+from sipsec.rtp.stream import CODECS, NTP_UNIX_OFFSET
+from sipsec.transport.media_crypto import MediaCrypto
+
+__all__ = ["MediaDriver", "MediaSession"]
+
+Address = tuple[str, int]
+
+
+class _Socket(asyncio.DatagramProtocol):
+    def __init__(self, session: MediaSession, rtcp: bool) -> None:
+        self._session = session
+        self._rtcp = rtcp
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        self._session._datagram_received(data, (str(addr[0]), cast(int, addr[1])), self._rtcp)
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP port unreachable and the like: the peer is not there (yet).
+        self._session.socket_errors += 1
+
+
+class MediaDriver:
+    """One timer for many sessions: "the one timer per driver" of DESIGN.md.
+
+    A session due within ``resolution`` of the earliest deadline runs in the
+    same wake-up, told that its deadline has come (so a packet may leave up
+    to ``resolution`` early, never late on the driver's account).
+    """
+
+    def __init__(self, resolution: float = 0.002) -> None:
+        self.resolution = resolution
+        self.wakeups = 0
+        self._loop = asyncio.get_running_loop()
+        self._heap: list[tuple[float, int, MediaSession]] = []
+        self._order = itertools.count()
+        self._handle: asyncio.TimerHandle | None = None
+        self._handle_at = float("inf")
+        self._firing = False
+
+    def schedule(self, session: MediaSession, deadline: float) -> None:
+        heapq.heappush(self._heap, (deadline, next(self._order), session))
+        if not self._firing and deadline < self._handle_at:
+            if self._handle is not None:
+                self._handle.cancel()
+            self._handle_at = deadline
+            self._handle = self._loop.call_at(deadline, self._fire)
+
+    def _fire(self) -> None:
+        self._handle, self._handle_at = None, float("inf")
+        self.wakeups += 1
+        heap = self._heap
+        horizon = self._loop.time() + self.resolution
+        self._firing = True  # sessions re-arm below; arm the loop once, after
+        try:
+            while heap and heap[0][0] <= horizon:
+                deadline, _, session = heapq.heappop(heap)
+                # Entries left behind by a session that re-armed are skipped.
+                if session._timer_at != deadline:
+                    continue
+                try:
+                    session._on_timer(deadline)
+                except Exception as exc:  # one broken session must not stop the others
+                    self._loop.call_exception_handler(
+                        {"message": "media session timer failed", "exception": exc}
+                    )
+        finally:
+            self._firing = False
+        if heap:
+            self._handle_at = heap[0][0]
+            self._handle = self._loop.call_at(self._handle_at, self._fire)
+
+
+class MediaSession:
+    """One call's audio: :meth:`bind`, then :meth:`start` with the peer and keys."""
+
+    def __init__(self, config: MediaConfig, driver: MediaDriver | None = None) -> None:
+        self.config = config
+        self._driver = driver
+        self.stream: MediaStream | None = None
+        self.crypto: MediaCrypto | None = None
+        self.socket_errors = 0
+        self.unstarted_drops = 0  # datagrams that came before start()
+        self._rtp: asyncio.DatagramTransport | None = None
+        self._rtcp: asyncio.DatagramTransport | None = None
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._recording: wave.Wave_write | None = None
+        self._closed = False
+        self._sent = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._events: asyncio.Queue[MediaEvent] = asyncio.Queue()
+
+    @classmethod
+    async def bind(
+        cls,
+        config: MediaConfig,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        driver: MediaDriver | None = None,
+    ) -> MediaSession:
+        """Open the RTP socket (and RTCP on the next port unless rtcp-mux);
+        with a ``driver``, its timer serves this session."""
+        session = cls(config, driver)
+        loop = session._loop
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _Socket(session, False), local_addr=(host, port)
+        )
+        session._rtp = transport
+        if not config.rtcp_mux:
+            rtp_port = session.local_rtp[1]
+            try:
+                rtcp, _ = await loop.create_datagram_endpoint(
+                    lambda: _Socket(session, True), local_addr=(host, rtp_port + 1)
+                )
+            except OSError:
+                transport.close()
+                raise
+            session._rtcp = rtcp
+        return session
+
+    @property
+    def local_rtp(self) -> Address:
+        assert self._rtp is not None
+        host, port = self._rtp.get_extra_info("sockname")[:2]
+        return (str(host), int(port))
+
+    @property
+    def local_rtcp(self) -> Address:
+        if self._rtcp is None:
+            return self.local_rtp
+        host, port = self._rtcp.get_extra_info("sockname")[:2]
+        return (str(host), int(port))
+
+    def start(
+        self,
+        remote_rtp: Address | None,
+        crypto: MediaCrypto,
+        *,
+        audio: bytes | str | Path = b"",
+        record: str | Path | None = None,
+        remote_rtcp: Address | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        """Send ``audio`` to the peer and record what it sends to ``record``.
+
+        ``audio`` is 8 kHz 16-bit PCM, or the path of a WAV file (any PCM
+        format and rate: it is converted here, blocking the loop for as long
+        as resampling takes).
+        """
+        if not isinstance(audio, bytes):
+            audio = read_wav(audio)
+        # Build the codec tables before the clock starts, or the first packets
+        # would leave late by however long that takes.
+        codec = CODECS.get(self.config.payload_type)
+        if codec is not None:  # else MediaStream says what is wrong
+            codec[0](b"")
+        now = self._loop.time()
+        self.crypto = crypto
+        self.stream = MediaStream(
+            self.config,
+            now=now,
+            remote_rtp=remote_rtp,
+            remote_rtcp=remote_rtcp,
+            audio=audio,
+            rng=rng,
+            ntp_offset=time.time() - now + NTP_UNIX_OFFSET,
+        )
+        if record is not None:
+            self._recording = wave.open(str(record), "wb")  # noqa: SIM115 - closed by close()
+            self._recording.setnchannels(1)
+            self._recording.setsampwidth(2)
+            self._recording.setframerate(self.config.clock_rate)
+        self._service(now)
+
+    async def wait_sent(self) -> None:
+        """Until the whole audio has been sent."""
+        await self._sent.wait()
+
+    async def wait_drained(self) -> None:
+        """Until sending is over and the jitter buffer has played everything."""
+        await self._drained.wait()
+
+    async def next_event(self) -> MediaEvent:
+        return await self._events.get()
+
+    def close(self, reason: str = "") -> None:
+        """Send RTCP BYE, close the sockets and the recording."""
+        stream = self.stream
+        if stream is not None:
+            now = self._loop.time()
+            stream.handle_timer(now)
+            stream.close(now, reason)
+            self._flush()
+            if self._recording is not None:
+                self._recording.writeframes(stream.take_audio())
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = None
+        self._closed = True
+        for transport in (self._rtp, self._rtcp):
+            if transport is not None:
+                transport.close()
+        if self._recording is not None:
+            self._recording.close()
+            self._recording = None
+
+    # -- the shell: datagrams in and out, one timer ------------------------
+
+    def _datagram_received(self, data: bytes, addr: Address, rtcp_socket: bool) -> None:
+        stream, crypto = self.stream, self.crypto
+        if stream is None or crypto is None:
+            self.unstarted_drops += 1  # not started: nothing is expected yet
+            return
+        rtcp = rtcp_socket or (self.config.rtcp_mux and is_rtcp(data))
+        plain = crypto.unprotect(data, rtcp)
+        if plain is None:
+            return
+        now = self._loop.time()
+        stream.receive(plain, addr, now, rtcp)
+        self._service(now)
+
+    def _on_timer(self, due: float | None = None) -> None:
+        self._timer = None
+        self._timer_at = None
+        now = self._loop.time() if due is None else max(self._loop.time(), due)
+        if self.stream is None or self._closed:
+            return
+        self.stream.handle_timer(now)
+        self._service(now)
+
+    def _service(self, now: float) -> None:
+        stream = self.stream
+        assert stream is not None
+        self._flush()
+        while (event := stream.next_event()) is not None:
+            self._events.put_nowait(event)
+        audio = stream.take_audio()
+        if audio and self._recording is not None:
+            self._recording.writeframes(audio)
+        if not stream.sending:
+            self._sent.set()
+            if not len(stream.jitter):
+                self._drained.set()
+        deadline = stream.get_timer()
+        if deadline is None:
+            return
+        if self._timer_at is not None and self._timer_at <= deadline:
+            return  # the armed timer comes first; it re-arms itself
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        if self._driver is not None:
+            self._driver.schedule(self, deadline)
+        else:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _flush(self) -> None:
+        stream, crypto = self.stream, self.crypto
+        if stream is None or crypto is None:
+            return
+        datagrams = stream.datagrams_to_send()
+        if not datagrams:
+            return
+        for data, addr, rtcp in crypto.protect(datagrams):
+            if rtcp and self._rtcp is not None:
+                self._rtcp.sendto(data, addr)
+            elif self._rtp is not None:
+                self._rtp.sendto(data, addr)
