@@ -1,0 +1,142 @@
+"""The SQLite file itself: WAL, versioned schema, corrupt data, several processes."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sipsec.proxy import (
+    ContactUpdate,
+    RegisterUpdate,
+    SqliteCredentialStore,
+    SqliteDatabase,
+    SqliteLocationStore,
+    StoreError,
+    make_credential,
+)
+from sipsec.proxy.store_sqlite import SCHEMA_VERSION
+
+AOR = "sip:alice@atlanta.example"
+
+
+def test_new_file_is_wal_and_versioned(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    SqliteLocationStore(path).close()
+    raw = sqlite3.connect(path)
+    try:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+    finally:
+        raw.close()
+
+
+def test_reopening_does_not_migrate_again(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with SqliteLocationStore(path) as store:
+        store.register(AOR, RegisterUpdate("c", 1, (ContactUpdate("sip:a@h"),)), 0.0)
+    db = SqliteDatabase(path)
+    assert db.schema_version == SCHEMA_VERSION
+    location = SqliteLocationStore(db)
+    credentials = SqliteCredentialStore(db)  # one file, one connection, both stores
+    credentials.put(make_credential("alice", "atlanta.example", "pw"))
+    assert len(location.lookup(AOR, 0.0)) == 1
+    location.close()
+    credentials.close()
+    assert len(SqliteLocationStore(db).lookup(AOR, 0.0)) == 1  # the shared db stays open
+    db.close()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    raw = sqlite3.connect(path)
+    raw.execute("PRAGMA user_version=99")
+    raw.close()
+    with pytest.raises(StoreError, match="schema version 99"):
+        SqliteLocationStore(path)
+
+
+def test_unopenable_and_not_a_database(tmp_path: Path) -> None:
+    with pytest.raises(StoreError):
+        SqliteLocationStore(tmp_path / "no" / "such" / "dir" / "s.db")
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not an sqlite file at all" * 100)
+    with pytest.raises(StoreError):
+        SqliteCredentialStore(junk)
+
+
+def test_corrupt_rows_are_store_errors(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    SqliteLocationStore(path).close()
+    raw = sqlite3.connect(path)
+    raw.execute(
+        "INSERT INTO bindings VALUES (?, 'sip:x@h', 99.0, 'c', 1, NULL, 'not json', NULL, NULL)",
+        (AOR,),
+    )
+    raw.execute("INSERT INTO credentials VALUES ('bob', 'r', 'MD5', 'not hex')")
+    raw.commit()
+    raw.close()
+    with SqliteLocationStore(path) as store:
+        with pytest.raises(StoreError, match="corrupt"):
+            store.lookup(AOR, 0.0)
+        with pytest.raises(StoreError, match="corrupt"):
+            store.register(AOR, RegisterUpdate("c", 2, ()), 0.0)
+    with SqliteCredentialStore(path) as creds, pytest.raises(StoreError, match="corrupt"):
+        creds.get("bob", "r")
+
+
+def test_a_failed_rule_rolls_back(tmp_path: Path) -> None:
+    """§10.3 step 8: a request that fails half-way leaves no trace in the file."""
+    path = tmp_path / "s.db"
+    with SqliteLocationStore(path) as store:
+        store.register(AOR, RegisterUpdate("c", 5, (ContactUpdate("sip:b@h"),)), 0.0)
+        with pytest.raises(Exception, match="not higher"):
+            # The first contact is new and fine; the second breaks the CSeq rule.
+            store.register(
+                AOR,
+                RegisterUpdate("c", 5, (ContactUpdate("sip:a@h"), ContactUpdate("sip:b@h"))),
+                0.0,
+            )
+    with SqliteLocationStore(path) as store:
+        assert [b.contact for b in store.lookup(AOR, 0.0)] == ["sip:b@h"]
+
+
+def test_closed_store_raises_store_error(tmp_path: Path) -> None:
+    store = SqliteLocationStore(tmp_path / "s.db")
+    store.close()
+    with pytest.raises(StoreError):
+        store.lookup(AOR, 0.0)
+
+
+WORKER = textwrap.dedent(
+    """
+    import sys
+    from sipsec.proxy import BindingPolicy, ContactUpdate, RegisterUpdate, SqliteLocationStore
+    path, n, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    store = SqliteLocationStore(path)
+    policy = BindingPolicy(max_bindings=1000)
+    for i in range(count):
+        update = RegisterUpdate(f"proc-{n}", i + 1, (ContactUpdate(f"sip:p{n}-{i}@h"),))
+        store.register("sip:alice@atlanta.example", update, 0.0, policy)
+    store.close()
+    """
+)
+
+
+def test_several_processes_on_one_file(tmp_path: Path) -> None:
+    """Four processes create one file and register into one AOR at once: nothing is lost."""
+    path = tmp_path / "shared.db"
+    # No store has opened the file yet: the processes also race to create the schema.
+    processes, count = 4, 25
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WORKER, str(path), str(n), str(count)])
+        for n in range(processes)
+    ]
+    assert [p.wait(120) for p in procs] == [0] * processes
+    with SqliteLocationStore(path) as store:
+        contacts = {b.contact for b in store.lookup(AOR, 0.0)}
+    assert contacts == {f"sip:p{n}-{i}@h" for n in range(processes) for i in range(count)}
