@@ -16,6 +16,9 @@ from sipsec import __version__
 
 # name -> "module:attribute" of a click.Command.  One line per sub-command.
 COMMANDS: dict[str, str] = {
+    "ca": "sipsec.cli.ca:ca",
+    "smime": "sipsec.cli.smime:smime",
+    "user": "sipsec.cli.user:user",
 }
 
 
