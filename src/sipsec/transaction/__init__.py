@@ -33,9 +33,11 @@ from .events import (
 )
 from .layer import TransactionLayer
 from .matching import build_ack, build_cancel
+from .peer import Peer, TransportName
 from .tables import Kind, State
 from .timers import Timer, TimerConfig, is_reliable
 from .transaction import Outgoing
+from .user import TransactionUser
 
 __all__ = [
     "CancelReceived",
@@ -43,6 +45,7 @@ __all__ = [
     "Kind",
     "NetworkAddress",
     "Outgoing",
+    "Peer",
     "RequestReceived",
     "ResponseReceived",
     "State",
@@ -51,7 +54,9 @@ __all__ = [
     "TransactionLayer",
     "TransactionTerminated",
     "TransactionTimedOut",
+    "TransactionUser",
     "TransportErrorOccurred",
+    "TransportName",
     "build_ack",
     "build_cancel",
     "is_reliable",
