@@ -1,0 +1,219 @@
+"""The transport's sans-IO rules for Via and responses (RFC 3261 §18.1.1,
+§18.2.1, §18.2.2; RFC 3581; RFC 5923).
+
+Pure functions, no sockets: the asyncio shell in :mod:`.sip` calls them with
+the source address of a request, or with the response it is about to send.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+
+from sipsec.sip import (
+    Message,
+    Request,
+    Response,
+    SipParseError,
+    Via,
+    generate_tag,
+    parse_via,
+    reason_phrase,
+)
+from sipsec.transaction import Peer
+
+__all__ = [
+    "DEFAULT_PORTS",
+    "UDP_MTU_THRESHOLD",
+    "UDP_PAYLOAD_LIMIT",
+    "error_response",
+    "parse_ip",
+    "response_destination",
+    "same_ip",
+    "set_top_via",
+    "stamp_via",
+    "via_alias",
+    "via_host",
+]
+
+DEFAULT_PORTS: dict[str, int] = {"udp": 5060, "tcp": 5060, "tls": 5061}
+#: §18.1.1: "larger than 1300 bytes and the path MTU is unknown" → TCP.
+UDP_MTU_THRESHOLD = 1300
+#: The largest IPv4 UDP payload (65535 - 8 - 20).
+UDP_PAYLOAD_LIMIT = 65507
+
+
+@functools.lru_cache(maxsize=4096)  # the same few peers, every message: ipaddress is slow
+def parse_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def same_ip(a: str, b: str) -> bool:
+    """Whether two hosts are the same IP address (``[::1]`` equals ``::1``)."""
+    ia, ib = parse_ip(a), parse_ip(b)
+    return ia is not None and ia == ib
+
+
+def via_host(host: str) -> str:
+    """A host as a Via sent-by writes it: IPv6 references in brackets."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def set_top_via(message: Message, via: Via) -> None:
+    """Replace the top Via value, leaving any others on its line alone."""
+    message.headers.pop_first("Via")
+    message.headers.prepend("Via", str(via))
+
+
+def stamp_via(request: Request, source: tuple[str, int]) -> None:
+    """§18.2.1 and RFC 3581 §4 for a request from ``source``: ``received``
+    when the sent-by host is not the source IP, and with an empty ``rport``
+    both ``rport=<source port>`` and ``received`` (RFC 3581: "even if it is
+    identical"). Raises SipParseError for a request with no usable Via."""
+    via = request.top_via
+    if via is None:
+        raise SipParseError("request without a Via")
+    host, port = source
+    params = dict(via.params)
+    changed = False
+    if not same_ip(via.host, host):
+        params["received"] = host
+        changed = True
+    if via.rport is True:
+        params["rport"] = str(port)
+        params["received"] = host
+        changed = True
+    if changed:
+        stamped = Via(
+            via.transport,
+            via.host,
+            via.port,
+            params,
+            protocol=via.protocol,
+            version=via.version,
+        )
+        set_top_via(request, stamped)
+
+
+def via_alias(request: Request) -> tuple[str, int] | None:
+    """The sent-by a request asks its connection to be reused for (RFC 5923
+    §5 ``alias``), when it is an IP address."""
+    via = request.top_via
+    if via is None or "alias" not in via.params or parse_ip(via.host) is None:
+        return None
+    transport = via.transport.lower()
+    return (via.host.strip("[]"), via.port or DEFAULT_PORTS.get(transport, 5060))
+
+
+def response_destination(response: Response, peer: Peer) -> Peer:
+    """Where §18.2.2 sends ``response`` when it cannot reuse the connection
+    (or datagram source) its request came on.
+
+    Reliable: the ``received`` address (else the sent-by host), port of the
+    sent-by or the default. Unreliable: ``maddr`` if present; with a filled
+    ``rport`` the source address and that port (RFC 3581 §4); else
+    ``received`` and the sent-by port. A sent-by that is a name (and no
+    ``received``) would need RFC 3263 §5; the request's source is used.
+    """
+    try:
+        via = response.top_via
+    except SipParseError:
+        return peer
+    if via is None:
+        return peer
+    transport = peer.transport
+    default = DEFAULT_PORTS[transport]
+    host = via.received or via.host
+    if not peer.reliable:
+        if via.maddr is not None and parse_ip(via.maddr) is not None:
+            return Peer(transport, via.maddr.strip("[]"), via.port or default, peer.server_name)
+        try:
+            rport = via.rport
+        except SipParseError:
+            rport = None
+        port = rport if isinstance(rport, int) and rport > 0 else via.port or default
+    else:
+        port = via.port or default
+    if parse_ip(host) is None:
+        return peer
+    return Peer(transport, host.strip("[]"), port, peer.server_name)
+
+
+# -- a stateless answer to a request the parser refused -----------------------------------------
+# Lenient on purpose: extra or trailing spaces (RFC 4475 lwsstart, trws, lwsruri) are the
+# reason a request was refused, not a reason to leave it unanswered.
+_REQUEST_LINE = re.compile(r"([A-Za-z0-9.!%*_+`'~-]+)[ \t]+\S.*?[ \t]+SIP/[0-9]+\.[0-9]+[ \t]*")
+_COPIED = {
+    "via": "Via",
+    "v": "Via",
+    "from": "From",
+    "f": "From",
+    "to": "To",
+    "t": "To",
+    "call-id": "Call-ID",
+    "i": "Call-ID",
+    "cseq": "CSeq",
+}
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_ANSWERABLE = {400, 413, 414, 416, 420, 505, 513}
+
+
+def error_response(data: bytes, error: SipParseError, source: tuple[str, int]) -> bytes | None:
+    """The response a server sends for a datagram the parser refused
+    (RFC 4475 §3.1.2: "should respond with a 400"), or None when it cannot
+    be answered: a response, an ACK (§17.2.3), a top Via that does not parse
+    (nowhere to send it), a missing or repeated From/To/Call-ID/CSeq.
+
+    §8.2.6.2: Via, From, To, Call-ID and CSeq are copied. The top Via is
+    re-parsed and stamped (received/rport) because it routes the answer;
+    the rest are echoed as the client wrote them, since a malformed From is
+    often the very reason for the 400 and the client matches the response by
+    its Via branch and CSeq (§17.1.3). Control characters are never echoed.
+    """
+    head = data[:8192].split(b"\r\n\r\n", 1)[0]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    lines: list[str] = []
+    for line in re.split(r"\r?\n", text):
+        if line[:1] in (" ", "\t") and lines:
+            lines[-1] += " " + line.strip(" \t")  # §7.3.1 folding
+        else:
+            lines.append(line)
+    request_line = _REQUEST_LINE.fullmatch(lines[0]) if lines else None
+    if request_line is None or request_line.group(1) == "ACK":
+        return None  # never answer a response, nor an ACK (§17.2.3)
+    found: dict[str, list[str]] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        canonical = _COPIED.get(name.strip(" \t").lower())
+        if not sep or canonical is None:
+            continue
+        value = value.strip(" \t")
+        if not value or _CONTROL.search(value):
+            return None
+        found.setdefault(canonical, []).append(value)
+    if any(len(found.get(name, ())) != 1 for name in ("From", "To", "Call-ID", "CSeq")):
+        return None
+    if "Via" not in found:
+        return None
+    try:
+        first = parse_via(found["Via"][0])
+        request = Request("OPTIONS", "sip:invalid", [("Via", str(first[0]))])
+        stamp_via(request, source)
+    except SipParseError:
+        return None
+    status = error.status if error.status in _ANSWERABLE else 400
+    to = found["To"][0]
+    if ";tag=" not in to.replace(" ", "").lower():
+        to = f"{to};tag={generate_tag()}"  # §8.2.6.2
+    out = [f"SIP/2.0 {status} {reason_phrase(status)}", f"Via: {request.headers.get('Via')}"]
+    out += [f"Via: {via}" for via in first[1:]] + [f"Via: {via}" for via in found["Via"][1:]]
+    out += [f"From: {found['From'][0]}", f"To: {to}", f"Call-ID: {found['Call-ID'][0]}"]
+    out += [f"CSeq: {found['CSeq'][0]}", "Content-Length: 0"]
+    return ("\r\n".join(out) + "\r\n\r\n").encode("utf-8")

@@ -1,0 +1,150 @@
+"""One StreamConnection: framing, keep-alives, caps, TLS inside it (fed
+bytes directly, Hypothesis included) and the accept cap over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sipsec.sip import Request, Response
+from sipsec.transaction import Peer
+from sipsec.transport.connections import Limits
+from sipsec.transport.errors import ConnectionLost
+from sipsec.transport.sip import SipTransport
+
+from ._e1_echo import options
+from ._e1_fakes import binary
+from ._e1_harness import INVITE, Harness, _run, private_loop
+
+FUZZ_EXAMPLES = int(os.environ.get("SIPSEC_FUZZ_EXAMPLES", "600"))  # more by hand
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    yield from private_loop()
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.got: list[tuple[Request | Response, Peer]] = []
+
+    def __call__(self, message: Request | Response, peer: Peer) -> None:
+        self.got.append((message, peer))
+
+
+@pytest.fixture
+async def made() -> AsyncIterator[list[SipTransport]]:
+    transports: list[SipTransport] = []
+    yield transports
+    for transport in transports:
+        await transport.close()
+
+
+def _transport(made: list[SipTransport], sink: Sink | None = None, **kw: object) -> SipTransport:
+    t = SipTransport(on_message=sink or Sink(), **kw)  # type: ignore[arg-type]
+    made.append(t)
+    return t
+
+
+async def _until(condition: object, rounds: int = 300) -> None:
+    for _ in range(rounds):
+        if condition():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition never met")
+
+
+async def test_accepted_connections_are_capped(made: list[SipTransport]) -> None:
+    server = _transport(made, limits=Limits(max_connections=2))
+    address = await server.listen("tcp", "127.0.0.1")
+    writers = []
+    for _ in range(3):
+        _, writer = await asyncio.open_connection("127.0.0.1", address.port)
+        writers.append(writer)
+    await _until(lambda: server.stats["connections_refused"] == 1)
+    assert server.connection_count == 2
+    for writer in writers:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_write_to_a_closing_connection_fails(made: list[SipTransport]) -> None:
+    server = _transport(made)
+    address = await server.listen("tcp", "127.0.0.1")
+    client = _transport(made)
+    first = await client.send(options(Peer("tcp", "127.0.0.1", 5060)), address)
+    conn = client.connection(first.connection_id or 0)
+    assert conn is not None
+    conn.close()
+    with pytest.raises(ConnectionLost, match="closed"):
+        conn.send(b"OPTIONS")
+
+
+# -- stream receive -------------------------------------------------------------------------------
+def test_stream_messages_split_across_chunks(loop: asyncio.AbstractEventLoop) -> None:
+    def body() -> None:
+        h = Harness()
+        conn, _fake = h.stream()
+        data = INVITE.replace(b"UDP", b"TCP") * 2
+        for i in range(0, len(data), 7):
+            conn.data_received(data[i : i + 7])
+        assert len(h.got) == 2
+        assert all(p.connection_id == conn.id and p.transport == "tcp" for _, p in h.got)
+
+    _run(loop, body)
+
+
+def test_stream_ping_answered_with_pong(loop: asyncio.AbstractEventLoop) -> None:
+    def body() -> None:
+        h = Harness()
+        conn, fake = h.stream()
+        conn.data_received(b"\r\n\r\n")
+        assert fake.written == [b"\r\n"]  # RFC 5626 §3.5.1
+        conn.data_received(b"\r\n")  # a pong from them: nothing to answer
+        assert fake.written == [b"\r\n"]
+        assert h.transport.stats["keepalive_pongs"] == 1
+
+    _run(loop, body)
+
+
+def test_stream_framing_error_closes(loop: asyncio.AbstractEventLoop) -> None:
+    def body() -> None:
+        h = Harness()
+        conn, fake = h.stream()
+        conn.data_received(INVITE.replace(b"Content-Length: 0\r\n", b""))
+        assert fake.closing and not h.got
+        assert h.transport.stats["parse_errors"] == 1
+
+    _run(loop, body)
+
+
+def test_stream_buffer_is_capped(loop: asyncio.AbstractEventLoop) -> None:
+    def body() -> None:
+        h = Harness()
+        conn, fake = h.stream()
+        conn.data_received(b"INVITE sip:x SIP/2.0\r\nX: " + b"a" * 5000)  # never ends
+        assert fake.closing  # 4096-byte cap: the framer gave up, the connection closed
+
+    _run(loop, body)
+
+
+@settings(max_examples=FUZZ_EXAMPLES, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(binary(max_size=300), max_size=6), st.booleans())
+def test_fuzz_stream_never_raises(
+    loop: asyncio.AbstractEventLoop, chunks: list[bytes], tls: bool
+) -> None:
+    def body() -> None:
+        h = Harness()
+        conn, _fake = h.stream(tls=tls)
+        for chunk in [*chunks, INVITE.replace(b"UDP", b"TCP")]:
+            conn.data_received(chunk)
+        if tls:
+            assert not h.got  # random bytes never make a TLS handshake
+        conn.connection_lost(None)
+
+    _run(loop, body)
