@@ -1,0 +1,225 @@
+"""``sipsec proxy``: run a domain's registrar and stateful proxy until SIGTERM/SIGINT.
+
+Options may come from a TOML file (``--config``); options on the command line
+win over the file. One log line per transaction goes to stderr. On SIGTERM
+or SIGINT the proxy stops accepting (503 + Retry-After), lets transactions
+in flight finish for a short grace, closes the sockets and the stores, and
+exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import signal
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sipsec.proxy.store import StoreError
+
+__all__ = ["proxy"]
+
+EXIT_OK = 0
+EXIT_CONFIG = 2  # click's usage-error code: bad option or configuration file
+EXIT_START = 3  # could not open the store or listen
+
+_TRANSPORTS = ("udp", "tcp", "tls")
+_KNOWN_KEYS = {
+    "domain", "listen", "db", "redis", "cert", "key", "ca_file", "hosts", "algorithms",
+    "auth", "record_route", "trusted_domains", "trusted_addresses", "timer_c",
+    "require_client_cert", "secret_file", "max_contexts", "max_transactions", "source_rate",
+}  # fmt: skip
+
+
+def _listen_entry(text: str) -> tuple[str, str, int]:
+    """``udp:127.0.0.1:5060`` → ("udp", "127.0.0.1", 5060)."""
+    transport, _, rest = text.partition(":")
+    host, _, port = rest.rpartition(":")
+    host = host.strip("[]")
+    if transport.lower() not in _TRANSPORTS or not host or not port.isdigit():
+        raise click.BadParameter(f"{text!r} is not transport:host:port (udp, tcp or tls)")
+    if int(port) > 65535:
+        raise click.BadParameter(f"{text!r}: port out of range")
+    return transport.lower(), host, int(port)
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--config") from None
+    section = data.get("proxy", data)
+    if not isinstance(section, dict):
+        raise click.BadParameter("[proxy] must be a table", param_hint="--config")
+    unknown = sorted(set(section) - _KNOWN_KEYS)
+    if unknown:
+        raise click.BadParameter(f"unknown keys {', '.join(unknown)}", param_hint="--config")
+    return section
+
+
+def _merged(cli: dict[str, Any], path: Path | None) -> dict[str, Any]:
+    """The file's settings overlaid with what the command line gave."""
+    settings = _load_toml(path) if path is not None else {}
+    for key, value in cli.items():
+        if value is None or value == ():
+            continue
+        settings[key] = list(value) if isinstance(value, tuple) else value
+    return settings
+
+
+def _build(settings: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """ProxyConfig and run_proxy keyword arguments from merged settings."""
+    from sipsec.proxy import ProxyConfig
+    from sipsec.transport.resolver import HostsEntryError, parse_hosts_entry
+    from sipsec.transport.tls import TlsSettings
+
+    domain = settings.get("domain")
+    if not isinstance(domain, str) or not domain:
+        raise click.BadParameter("--domain is required (or domain in the config file)")
+    listen = [_listen_entry(str(x)) for x in settings.get("listen", [])]
+    if not listen:
+        raise click.BadParameter("give at least one --listen transport:host:port")
+    hosts: dict[str, list[Any]] = {}
+    for entry in settings.get("hosts", []):
+        try:
+            name, peer = parse_hosts_entry(str(entry))
+        except HostsEntryError as exc:
+            raise click.BadParameter(str(exc), param_hint="--host") from None
+        hosts.setdefault(name, []).append(peer)
+    algorithms = settings.get("algorithms", ["SHA-512-256", "SHA-256", "MD5"])
+    if isinstance(algorithms, str):
+        algorithms = [a for a in algorithms.split(",") if a.strip()]
+    auth = bool(settings.get("auth", True))
+    options: dict[str, Any] = {
+        "record_route": bool(settings.get("record_route", True)),
+        "algorithms": tuple(a.strip() for a in algorithms),
+        "authenticate_invites": auth,
+        "local": {t: (h, p) for t, h, p in listen if p != 0},
+        "hosts": hosts,
+        "trusted_domains": frozenset(settings.get("trusted_domains", [])),
+        "trusted_addresses": frozenset(settings.get("trusted_addresses", [])),
+    }
+    for name in ("timer_c", "max_contexts", "max_transactions", "source_rate"):
+        if name in settings:
+            options[name] = settings[name]
+    try:
+        config = ProxyConfig(domain, **options)
+    except Exception as exc:  # the config's own checks: one clear line, not a traceback
+        raise click.BadParameter(str(exc)) from None
+    tls = None
+    if any(t == "tls" for t, _, _ in listen):
+        cert, key = settings.get("cert"), settings.get("key")
+        if not cert or not key:
+            raise click.BadParameter("a tls listener needs --cert and --key")
+        tls = TlsSettings(
+            settings.get("ca_file"),
+            cert,
+            key,
+            require_client_cert=bool(settings.get("require_client_cert", False)),
+        )
+    secret = None
+    if settings.get("secret_file"):
+        try:
+            secret = Path(settings["secret_file"]).read_bytes().strip()
+        except OSError as exc:
+            raise click.BadParameter(f"cannot read the secret: {exc}") from None
+        if len(secret) < 16:
+            raise click.BadParameter("the secret file must hold at least 16 bytes")
+    db = settings.get("db")
+    redis = settings.get("redis")
+    if db is None and redis is None:
+        raise click.BadParameter("give --db FILE (SQLite) or --redis URL")
+    kwargs = {
+        "listen": listen,
+        "tls": tls,
+        "database": db,
+        "redis_url": redis,
+        "secret": secret,
+        "authenticate_registers": auth,
+    }
+    return config, kwargs
+
+
+async def _serve(config: Any, kwargs: dict[str, Any]) -> None:
+    from sipsec.transport.proxy_app import run_proxy
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    server = await run_proxy(config, **kwargs)
+    # Everything made so far lives as long as the process: keep it out of the
+    # collector's way (a long-running server's cheap win, as CPython documents).
+    gc.freeze()
+    try:
+        addresses = " ".join(str(a) for a in server.addresses)
+        click.echo(f"sipsec proxy {config.domain} listening on {addresses}", err=True)
+        await stop.wait()
+        click.echo("shutting down", err=True)
+    finally:
+        await server.close()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+@click.command("proxy")
+@click.option("--domain", help="The SIP domain served (realm of its users).")
+@click.option(
+    "--listen", "listen", multiple=True, metavar="T:HOST:PORT", help="udp|tcp|tls:host:port"
+)
+@click.option("--db", type=click.Path(dir_okay=False), help="SQLite store (users, bindings).")
+@click.option("--redis", help="redis://host:port/db: shared store instead of SQLite.")
+@click.option("--cert", type=click.Path(exists=True, dir_okay=False), help="TLS chain (PEM).")
+@click.option("--key", type=click.Path(exists=True, dir_okay=False), help="TLS key (PEM).")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="Trust anchors.")
+@click.option("--host", "hosts", multiple=True, metavar="NAME=T:IP:PORT", help="Static host.")
+@click.option("--algorithms", help="Digest algorithms offered, e.g. MD5,SHA-256.")
+@click.option("--trusted-domain", "trusted_domains", multiple=True, help="Peer proxy domain.")
+@click.option("--trusted-address", "trusted_addresses", multiple=True, help="Peer proxy IP.")
+@click.option("--require-client-cert", is_flag=True, default=None, help="Mutual TLS only.")
+@click.option("--source-rate", type=float, help="Requests/s one source IP may start.")
+@click.option("--no-auth", "no_auth", is_flag=True, help="Challenge nobody (benchmarks).")
+@click.option("--no-record-route", "no_rr", is_flag=True, help="Stay off the dialog path.")
+@click.option("--secret-file", type=click.Path(dir_okay=False), help="Nonce secret to share.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file with these settings ([proxy] table); options given here win.",
+)
+@click.option("-v", "--verbose", count=True, help="-v debug logging.")
+@click.option("-q", "--quiet", is_flag=True, help="No per-transaction lines (benchmarks).")
+def proxy(**options: Any) -> None:
+    """Run the registrar and stateful proxy of one domain.
+
+    \b
+    Example:
+      sipsec user add alice@atlanta.example --db atlanta.db
+      sipsec proxy --domain atlanta.example --listen udp:127.0.0.1:5060 --db atlanta.db
+    """
+    config_file: Path | None = options.pop("config_file")
+    verbose: int = options.pop("verbose")
+    quiet: bool = options.pop("quiet")
+    no_auth, no_rr = options.pop("no_auth"), options.pop("no_rr")
+    cli: dict[str, Any] = dict(options)
+    cli["auth"] = False if no_auth else None
+    cli["record_route"] = False if no_rr else None
+    config, kwargs = _build(_merged(cli, config_file))
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(name)s %(message)s",
+    )
+    try:
+        asyncio.run(_serve(config, kwargs))
+    except StoreError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise click.exceptions.Exit(EXIT_START) from None
+    except OSError as exc:
+        click.echo(f"Error: cannot listen: {exc}", err=True)
+        raise click.exceptions.Exit(EXIT_START) from None

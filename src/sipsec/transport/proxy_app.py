@@ -1,0 +1,164 @@
+"""A domain's proxy and registrar on the network: :func:`run_proxy`.
+
+The asyncio shell around :class:`sipsec.proxy.ProxyCore`: open the stores
+(SQLite at ``database`` by default, Redis with ``redis_url``), listen, attach
+the core to a :class:`SipEndpoint`. :meth:`ProxyServer.close` shuts down
+cleanly: new requests get 503 + Retry-After, transactions in flight get a
+short grace to finish, then the sockets and the stores close (SQLite commits
+every REGISTER as it happens, so nothing is lost).
+
+The stores are synchronous (SQLite in-process, Redis round trips): a
+REGISTER or a lookup blocks the loop for that call. That is a deliberate
+trade: one call costs tens of microseconds on SQLite, and the core stays
+free of ``await``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Sequence
+
+from sipsec.proxy import (
+    CredentialStore,
+    LocationStore,
+    ProxyConfig,
+    ProxyCore,
+    SqliteCredentialStore,
+    SqliteDatabase,
+    SqliteLocationStore,
+)
+from sipsec.transaction import Peer, TransportName
+
+from .endpoint import SipEndpoint
+from .resolver import Resolver
+from .tls import TlsSettings
+from .trace import TraceCallback, WireCallback
+
+__all__ = ["ProxyServer", "open_stores", "run_proxy"]
+
+_log = logging.getLogger("sipsec.proxy")
+_GRACE = 2.0  # seconds transactions in flight get at shutdown
+_POLL = 0.02
+
+
+def open_stores(
+    database: str | None, redis_url: str | None
+) -> tuple[LocationStore, CredentialStore, list[object]]:
+    """The location and credential stores, and what to close at the end.
+
+    Redis when ``redis_url`` is given (several proxies share one domain),
+    else SQLite at ``database`` (``:memory:`` when None: a throwaway proxy).
+    """
+    if redis_url is not None:
+        from sipsec.proxy.credentials_redis import RedisCredentialStore
+        from sipsec.proxy.location_redis import RedisLocationStore
+
+        location: LocationStore = RedisLocationStore(redis_url)
+        credentials: CredentialStore = RedisCredentialStore(redis_url)
+        return location, credentials, [location, credentials]
+    db = SqliteDatabase(database if database is not None else ":memory:")
+    return SqliteLocationStore(db), SqliteCredentialStore(db), [db]
+
+
+class ProxyServer:
+    """A running proxy: its core, endpoint, and the addresses it listens on."""
+
+    def __init__(
+        self,
+        core: ProxyCore,
+        endpoint: SipEndpoint,
+        addresses: list[Peer],
+        closables: list[object],
+    ) -> None:
+        self.core = core
+        self.endpoint = endpoint
+        self.addresses = addresses
+        self._closables = closables
+        self._closed = False
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {**self.endpoint.stats, **self.endpoint.transport.stats, **self.core.stats}
+
+    async def close(self, grace: float = _GRACE) -> None:
+        """Stop accepting, let transactions in flight finish (up to ``grace``
+        seconds), then close the sockets and the stores."""
+        if self._closed:
+            return
+        self._closed = True
+        self.core.accepting = False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while len(self.core.forwarder) and loop.time() < deadline:
+            await asyncio.sleep(_POLL)
+        left = len(self.core.forwarder)
+        if left:
+            _log.warning("closing with %d transaction(s) still in flight", left)
+        await self.endpoint.close()
+        for item in self._closables:
+            close = getattr(item, "close", None)
+            if close is not None:
+                close()
+
+    async def __aenter__(self) -> ProxyServer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+async def run_proxy(
+    config: ProxyConfig,
+    *,
+    listen: Sequence[tuple[TransportName, str, int]],
+    tls: TlsSettings | None,
+    database: str | None,
+    redis_url: str | None,
+    on_trace: TraceCallback | None = None,
+    on_wire: WireCallback | None = None,
+    secret: bytes | None = None,
+    authenticate_registers: bool = True,
+    use_dns: bool = True,
+) -> ProxyServer:
+    """Start a proxy for ``config.domain``; see the module docstring.
+
+    ``config.local`` is filled from the bound addresses for the transports
+    it does not name (port 0 picks a free port). ``secret`` keys nonces and
+    branches: share it between processes that serve one domain through
+    Redis; a fresh random one otherwise.
+    """
+    if not listen:
+        raise ValueError("listen on at least one transport")
+    location, credentials, closables = open_stores(database, redis_url)
+    resolver = Resolver(config.hosts, use_dns=use_dns)
+    endpoint = SipEndpoint(tls=tls, resolver=resolver, on_trace=on_trace, on_wire=on_wire)
+    try:
+        addresses = [await endpoint.listen(t, host, port) for t, host, port in listen]
+    except BaseException:
+        await endpoint.close()
+        for item in closables:
+            getattr(item, "close", lambda: None)()
+        raise
+    local = dict(config.local)
+    for peer in addresses:
+        configured = local.get(peer.transport)
+        if configured is None or configured[1] == 0:
+            local[peer.transport] = (peer.host, peer.port)
+    config = dataclasses.replace(config, local=local)
+    loop = asyncio.get_running_loop()
+    offset = time.time() - loop.time()  # monotonic -> wall clock, for stores and nonces
+    core = ProxyCore(
+        config,
+        location,
+        credentials,
+        secret=secret if secret is not None else os.urandom(32),
+        wall=lambda now: now + offset,
+        authenticate_registers=authenticate_registers,
+    )
+    endpoint.attach(core)
+    _log.info("proxy for %s listening on %s", config.domain, ", ".join(str(a) for a in addresses))
+    return ProxyServer(core, endpoint, addresses, closables)

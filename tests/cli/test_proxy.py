@@ -1,0 +1,162 @@
+"""``sipsec proxy``: a real process on loopback, driven over UDP, stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sipsec.cli.main import cli
+from sipsec.sip import Response, parse_message
+
+STARTUP = 20.0  # seconds for the interpreter to import and bind (2 shared cores)
+
+
+def _options(port: int, uri: str = "sip:atlanta.example", method: str = "OPTIONS") -> bytes:
+    return (
+        f"{method} {uri} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKcli{os.getpid()}{method}\r\n"
+        "Max-Forwards: 70\r\nFrom: <sip:alice@atlanta.example>;tag=1\r\n"
+        f"To: <{uri}>\r\nCall-ID: cli-{method}@test\r\nCSeq: 1 {method}\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+class Running:
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.stderr = b""
+        self.port = 0
+
+    def read_until(self, pattern: bytes, timeout: float) -> re.Match[bytes]:
+        assert self.proc.stderr is not None
+        fd = self.proc.stderr.fileno()
+        while (match := re.search(pattern, self.stderr)) is None:
+            ready, _, _ = select.select([fd], [], [], timeout)
+            chunk = os.read(fd, 65536) if ready else b""
+            if not chunk:
+                raise AssertionError(f"no {pattern!r} in {self.stderr.decode(errors='replace')}")
+            self.stderr += chunk
+        return match
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[object]:
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def run(*args: str) -> Running:
+        code = "import sys; from sipsec.cli.main import main; sys.argv[0] = 'sipsec'; main()"
+        command = [sys.executable, "-c", code, *args]
+        proc = subprocess.Popen(command, stderr=subprocess.PIPE, cwd=tmp_path)
+        procs.append(proc)
+        running = Running(proc)
+        match = running.read_until(rb"listening on udp:127\.0\.0\.1:(\d+)", STARTUP)
+        running.port = int(match.group(1))
+        return running
+
+    yield run
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def _ask(port: int, data: bytes) -> Response:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(10)
+        sock.sendto(data.replace(b"127.0.0.1:0", f"127.0.0.1:{sock.getsockname()[1]}".encode()),
+                    ("127.0.0.1", port))  # fmt: skip
+        while True:
+            message = parse_message(sock.recv(65536))
+            assert isinstance(message, Response)
+            if message.status >= 200:
+                return message
+
+
+def test_serves_logs_and_stops_cleanly_on_sigterm(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    db = tmp_path / "atlanta.db"
+    running = start("proxy", "--domain", "atlanta.example", "--listen", "udp:127.0.0.1:0",
+                    "--db", str(db))  # fmt: skip
+    ok = _ask(running.port, _options(0))
+    assert ok.status == 200 and "REGISTER" in (ok.headers.get("Allow") or "")
+    challenge = _ask(running.port, _options(0, "sip:bob@atlanta.example", "INVITE"))
+    assert challenge.status == 407  # auth on by default
+    running.read_until(rb"INVITE sip:alice@atlanta.example -> sip:bob@atlanta.example 407", 10)
+    running.proc.send_signal(signal.SIGTERM)
+    assert running.proc.wait(timeout=15) == 0
+    running.read_until(rb"shutting down", 5)
+    assert db.exists()
+
+
+def test_no_auth_and_toml_config(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "proxy.toml"
+    config.write_text(
+        '[proxy]\ndomain = "atlanta.example"\nlisten = ["udp:127.0.0.1:0"]\n'
+        f'db = "{tmp_path / "x.db"}"\nauth = false\nalgorithms = ["MD5"]\n'
+    )
+    running = start("proxy", "--config", str(config), "--quiet")
+    answer = _ask(running.port, _options(0, "sip:bob@atlanta.example", "INVITE"))
+    assert answer.status == 480  # not challenged: nobody registered
+    running.proc.send_signal(signal.SIGINT)
+    assert running.proc.wait(timeout=15) == 0
+    assert running.proc.stderr is not None
+    rest = running.stderr + running.proc.stderr.read()
+    assert b"shutting down" in rest and b"INVITE sip:" not in rest  # --quiet
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--listen", "udp:127.0.0.1:0", "--db", "x.db"], "--domain is required"),
+        (["--domain", "a.example", "--db", "x.db"], "at least one --listen"),
+        (["--domain", "a.example", "--listen", "sctp:1.2.3.4:5"], "transport:host:port"),
+        (["--domain", "a.example", "--listen", "udp:127.0.0.1:0"], "--db FILE"),
+        (["--domain", "a.example", "--listen", "tls:127.0.0.1:0", "--db", "x"], "--cert"),
+        (["--domain", "a.example", "--listen", "udp:1.2.3.4:5", "--db", "x",
+          "--algorithms", "SHA-1"], "algorithms"),
+    ],
+)  # fmt: skip
+def test_bad_options_exit_2_with_a_reason(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, ["proxy", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_tls_listener_from_the_command_line(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import ssl
+
+    from ..transport._e1_pki import make_pki
+
+    pki = make_pki(tmp_path)
+    running = start(
+        "proxy", "--domain", "atlanta.example", "--db", str(tmp_path / "t.db"),
+        "--listen", "udp:127.0.0.1:0", "--listen", "tls:127.0.0.1:0",
+        "--cert", str(pki.atlanta.cert), "--key", str(pki.atlanta.key), "--ca-file", str(pki.ca),
+    )  # fmt: skip
+    port = int(running.read_until(rb"tls:127\.0\.0\.1:(\d+)", 10).group(1))
+    context = ssl.create_default_context(cafile=str(pki.ca))
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="atlanta.example") as tls,
+    ):
+        local = tls.getsockname()[1]
+        tls.sendall(_options(0).replace(b"UDP 127.0.0.1:0", f"TLS 127.0.0.1:{local}".encode()))
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += tls.recv(65536)
+    reply = parse_message(data)
+    assert isinstance(reply, Response) and reply.status == 200
+    running.proc.send_signal(signal.SIGTERM)
+    assert running.proc.wait(timeout=15) == 0
