@@ -1,0 +1,52 @@
+"""Self-check of the fixtures: the real peers work together on this machine.
+
+baresip registers at Kamailio with Digest and calls another baresip through
+it; if this fails, the sipsec interop tests cannot tell anything.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .baresip_peer import BaresipFactory, wav_peak
+from .kamailio_peer import Kamailio
+
+pytestmark = pytest.mark.interop
+
+
+@pytest.mark.parametrize(
+    ("transport", "mediaenc"), [("udp", None), ("tls", "srtp-mand")], ids=["udp-rtp", "tls-srtp"]
+)
+def test_baresip_calls_baresip_through_kamailio(
+    kamailio: Kamailio, baresip: BaresipFactory, transport: str, mediaenc: str | None
+) -> None:
+    outbound = kamailio.outbound(transport)
+    bob = baresip("bob", outbound, transport=transport, mediaenc=mediaenc)
+    alice = baresip("alice", outbound, transport=transport, mediaenc=mediaenc)
+    bob.wait_registered()
+    alice.wait_registered()
+
+    alice.control.command("dial", "sip:bob@biloxi.example")
+    alice.control.wait_event("CALL_ESTABLISHED", 10, unless=["CALL_CLOSED"])
+    bob.control.wait_event("CALL_ESTABLISHED", 10, unless=["CALL_CLOSED"])
+    # Half a second of audio decoded on each side before hanging up.
+    alice.wait_decoded(0.5)
+    bob.wait_decoded(0.5)
+    alice.control.command("hangup")
+    alice.control.wait_event("CALL_CLOSED", 10)
+    bob.control.wait_event("CALL_CLOSED", 10)
+
+    # Kamailio challenged the INVITE (407) and relayed the retry with credentials.
+    invites = kamailio.requests("INVITE")
+    assert len(invites) == 2
+    for invite in invites:
+        assert invite.uri.split(";")[0] == "sip:bob@biloxi.example"
+        assert invite.transport == transport
+    offer = alice.process.log()
+    assert ("a=crypto:" in offer and "RTP/SAVP" in offer) == (mediaenc is not None)
+    assert f"{transport.upper()} 127.0.0.1:" in offer  # baresip's trace of its own sends
+    for ua in (alice, bob):
+        frames, peak = wav_peak(ua.decoded())
+        # The other side's 440 Hz tone at amplitude 8000 survives G.711.
+        assert frames >= 4000
+        assert peak > 7000
