@@ -1,0 +1,185 @@
+"""The load generator's asyncio shell and multi-process runner, over loopback
+UDP: UAC and UAS processes directly, then through Kamailio (interop)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sipsec.errors import LocalProtocolError
+from sipsec.transport.load import LoadError, LoadSettings, run_load
+
+ROOT = Path(__file__).resolve().parents[2]
+KAMAILIO_CFG = ROOT / "bench" / "kamailio-relay.cfg"
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_fifty_calls_uac_to_uas_directly() -> None:
+    report = run_load(LoadSettings(rate=100, calls=50))
+    uac, uas = report.uac, report.uas
+    assert uac is not None and uas is not None
+    assert (uac.calls_started, uac.calls_succeeded, uac.failures) == (50, 50, {})
+    assert (uas.calls_started, uas.calls_succeeded, uas.failures) == (50, 50, {})
+    assert len(uac.latencies) == 50 and all(v >= 0 for v in uac.latencies)
+    assert uac.malformed == uas.malformed == 0
+    # Paced: call i starts no earlier than i/100 s after the first, so a loaded
+    # machine may stretch the 49 gaps, never squeeze them (no burst).
+    assert uac.offered_rate is not None and uac.offered_rate <= 100.0 + 1e-6
+    data = report.to_dict()
+    assert data["uac"]["calls_succeeded"] == 50
+    assert set(data["uac"]["setup_latency_ms"]) == {"p50", "p90", "p99", "max"}
+
+
+def test_two_processes_split_the_calls_and_merge_the_stats() -> None:
+    cpu = min(os.sched_getaffinity(0))  # pinned, as the benchmark pins the generator
+    report = run_load(LoadSettings(rate=100, calls=41, processes=2, cpus=(cpu,)))
+    assert len(report.uas_addresses) == 2 and len(set(report.uas_addresses)) == 2
+    assert report.uac is not None and report.uas is not None
+    assert report.uac.calls_succeeded == 41 and report.uas.calls_succeeded == 41
+    assert len(report.uac.latencies) == 41
+
+
+def test_no_answer_counts_timeouts() -> None:
+    port = free_udp_port()  # nobody listens: Timer B fires (T1 shortened to 10 ms)
+    settings = LoadSettings(
+        role="uac", target=f"sip:uas@127.0.0.1:{port}", rate=100, calls=3, t1=0.01
+    )
+    report = run_load(settings)
+    assert report.uac is not None and report.uas is None
+    assert report.uac.failures == {"INVITE timeout": 3}
+    assert report.uac.calls_succeeded == 0
+    # Timer A: at most 6 retransmissions before Timer B (exactly 6 with an exact
+    # clock, see tests/ua; a late timer on a busy machine may merge the last ones).
+    assert 3 <= report.uac.retransmissions <= 3 * 6
+
+
+def test_port_in_use_is_a_load_error() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        port = busy.getsockname()[1]
+        with pytest.raises(LoadError, match="cannot bind"):
+            run_load(LoadSettings(role="uas", uas_listen=("127.0.0.1", port), uas_time=0))
+
+
+def test_uas_role_runs_for_its_time() -> None:
+    seen: list[list[tuple[str, int]]] = []
+    report = run_load(LoadSettings(role="uas", uas_time=0.1), on_ready=seen.append)
+    assert len(seen) == 1 and seen[0] == report.uas_addresses
+    assert report.uas is not None and report.uas.calls_started == 0 and report.uac is None
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"rate": 0},
+        {"calls": -1},
+        {"processes": 0},
+        {"role": "uac"},  # no target
+        {"role": "proxy"},
+        {"target": "http://example.com/"},
+        {"target": "sip:"},
+    ],
+)
+def test_bad_settings_are_local_protocol_errors(kwargs: dict[str, object]) -> None:
+    with pytest.raises(LocalProtocolError):
+        LoadSettings(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def kamailio(tmp_path: Path) -> Iterator[int]:
+    """Kamailio with the benchmark's relay configuration on a free port."""
+    binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
+    if not Path(binary).exists():
+        pytest.fail("kamailio is not installed (Debian package kamailio)")
+    port = free_udp_port()
+    log = (tmp_path / "kamailio.log").open("wb")
+    process = subprocess.Popen(
+        [binary, "-f", str(KAMAILIO_CFG), "-l", f"udp:127.0.0.1:{port}", "-x", "tlsf",
+         "-X", "tlsf", "-m", "64", "-M", "8", "-DD", "-E", "-Y", str(tmp_path),
+         "-w", str(tmp_path)],
+        stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        _wait_for_sip(port, process)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _wait_for_sip(port: int, process: subprocess.Popen[bytes]) -> None:
+    """Kamailio answers OPTIONS to itself with 404 (not here) once it listens."""
+    probe = (
+        f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKprobe;rport\r\nMax-Forwards: 70\r\n"
+        "From: <sip:probe@127.0.0.1>;tag=p\r\nTo: <sip:probe@127.0.0.1>;tag=q\r\n"
+        "Call-ID: probe\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(0.2)
+        for _ in range(100):
+            if process.poll() is not None:
+                pytest.fail(f"kamailio exited with {process.returncode}")
+            sock.sendto(probe, ("127.0.0.1", port))
+            try:
+                if sock.recv(4096).startswith(b"SIP/2.0 "):
+                    return
+            except OSError:
+                time.sleep(0.05)
+    pytest.fail("kamailio did not answer on its port")
+
+
+@pytest.mark.interop
+def test_fifty_calls_through_kamailio(kamailio: int) -> None:
+    report = run_load(LoadSettings(rate=100, calls=50, proxy=("127.0.0.1", kamailio)))
+    assert report.uac is not None and report.uas is not None
+    assert (report.uac.calls_succeeded, report.uac.failures) == (50, {})
+    # ACK and BYE follow Kamailio's Record-Route (unit-tested in tests/ua).
+    assert (report.uas.calls_succeeded, report.uas.failures) == (50, {})
+    assert report.uas.unexpected == 0
+
+
+async def test_fifty_calls_through_sipsec_proxy(tmp_path: Path) -> None:
+    """The generator against E3's stateful proxy (record-routing, no auth),
+    run in this test's loop while the generator's processes run in a thread."""
+    from sipsec.proxy import ProxyConfig
+    from sipsec.transport.proxy_app import run_proxy
+
+    config = ProxyConfig("bench.example", authenticate_invites=False)
+    server = await run_proxy(
+        config,
+        listen=[("udp", "127.0.0.1", 0)],
+        tls=None,
+        database=str(tmp_path / "proxy.db"),
+        redis_url=None,
+        authenticate_registers=False,
+        use_dns=False,
+    )
+    try:
+        address = server.addresses[0]
+        settings = LoadSettings(rate=50, calls=50, proxy=(address.host, address.port))
+        report = await asyncio.get_running_loop().run_in_executor(None, run_load, settings)
+    finally:
+        await server.close()
+    assert report.uac is not None and report.uas is not None
+    assert (report.uac.calls_succeeded, report.uac.failures) == (50, {})
+    assert (report.uas.calls_succeeded, report.uas.failures) == (50, {})
