@@ -1,7 +1,8 @@
 """How many concurrent two-way G.711 calls over SRTP one core carries in real time.
 
 Part 1, where the time goes: each stage of one packet's trip — G.711
-encode, RTP packetising, SRTP protect, SRTP unprotect, RTP parse +
+encode (shown, but a stream codes its audio once, whole, so a frame costs a
+slice), RTP packetising, SRTP protect, SRTP unprotect, RTP parse +
 statistics + jitter buffer, playout + G.711 decode — timed alone, with
 libsrtp (pylibsrtp) protecting and unprotecting the same packets as the
 reference, and the asyncio socket cost (sendto + datagram_received) per
@@ -71,6 +72,13 @@ def stages() -> dict[str, float]:
     it_rx = iter(protected)
     out: dict[str, float] = {}
     out["G.711 encode (160 samples)"] = per_call(lambda: g711.ulaw_encode(pcm))
+    # What a sending stream does per frame now: the audio is coded once, whole
+    # (sipsec.rtp.stream._precoded), and each frame is a slice of that.
+    coded = g711.ulaw_encode(sweep_tone(2.0))
+    frames = iter(range(0, 10**9, 160))
+    out["G.711 frame (audio coded once)"] = per_call(
+        lambda: coded[(i := next(frames) % 15840) : i + 160]
+    )
     out["RTP header build"] = per_call(
         lambda: build_rtp(0, next(seq) & 0xFFFF, 0, 0x1234, payload, False)
     )
@@ -111,6 +119,42 @@ def stages() -> dict[str, float]:
 
     out["RTP receive + playout + G.711 decode"] = per_call(playout, 10000)
     return out
+
+
+def sans_io_cost(legs: int = 50, seconds: float = 4.0) -> float:
+    """CPU µs per packet of whole legs without sockets: ``legs`` pairs of
+    streams with SRTP in this one process on a fake clock, every packet sent
+    (coded, packetised, protected), received (unprotected, parsed, buffered)
+    and played out (decoded). Not skewed by how much of a core the machine
+    gives this process, unlike the real-time run."""
+    audio = sweep_tone(seconds)
+    pairs = []
+    for i in range(legs):
+        k1, k2 = os.urandom(30), os.urandom(30)
+        a_addr, b_addr = ("192.0.2.1", 1000 + i), ("192.0.2.2", 1000 + i)
+        a = MediaStream(MediaConfig(), now=0.0, remote_rtp=b_addr, audio=audio)
+        b = MediaStream(MediaConfig(), now=0.0, remote_rtp=a_addr, audio=audio)
+        pairs.append(
+            (
+                (a, MediaCrypto.srtp(SUITE, k1, k2), b, a_addr),
+                (b, MediaCrypto.srtp(SUITE, k2, k1), a, b_addr),
+            )
+        )
+    crypto_of = {id(stream): crypto for pair in pairs for stream, crypto, _, _ in pair}
+    packets, t = 0, 0.0
+    start = time.thread_time()
+    while t < seconds:
+        for pair in pairs:
+            for stream, crypto, peer, addr in pair:
+                stream.handle_timer(t)
+                for data, _, rtcp in crypto.protect(stream.datagrams_to_send()):
+                    plain = crypto_of[id(peer)].unprotect(data, rtcp)
+                    if plain is not None:
+                        peer.receive(plain, addr, t + 0.001, rtcp)
+                        packets += 1
+                stream.take_audio()
+        t += PTIME
+    return (time.thread_time() - start) / max(packets, 1) * 1e6
 
 
 async def socket_cost(n: int = 20000) -> float:
@@ -294,7 +338,7 @@ def main() -> None:
     costs = stages()
     costs["asyncio sendto + datagram_received"] = asyncio.run(socket_cost())
     leg_parts = {
-        "G.711 encode (160 samples)": 1,
+        "G.711 frame (audio coded once)": 1,
         "RTP header build": 1,
         "SRTP protect (sipsec)": 1,
         "SRTP unprotect (sipsec)": 1,
@@ -313,6 +357,14 @@ def main() -> None:
     print(
         f"  one leg, one packet each way: ~{leg:.0f} µs -> ~{1e6 / (50 * leg):.0f} calls per core"
         " (tight loops, warm caches: an upper bound; the real-time run is the figure)"
+    )
+    whole = sans_io_cost()
+    # One side of a call sends 50 packets a second and receives 50: per
+    # second, 50 times the cost of one packet sent and received.
+    print(
+        f"  whole legs without sockets (50 calls, fake clock, thread CPU): {whole:.1f} µs per "
+        f"packet sent and received; with the socket cost above: "
+        f"~{1e6 / (50 * (whole + costs['asyncio sendto + datagram_received'])):.0f} calls per core"
     )
     print(
         f"\n== real time: N call legs here, N peers in another process, {args.seconds:.0f} s, "

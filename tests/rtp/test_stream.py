@@ -269,3 +269,52 @@ def test_round_trip_time_from_lsr_and_dlsr() -> None:
     rtts = [e.seconds for e in events if isinstance(e, RoundTripMeasured)]
     assert rtts and rtts[-1] == pytest.approx(0.05, abs=1e-3)
     assert ByeReceived(b.sender.ssrc, "") in events
+
+
+def _payloads(stream: MediaStream, until: float) -> list[bytes]:
+    out = []
+    t = 0.0
+    while t <= until:
+        stream.handle_timer(t)
+        out += [RtpPacket.parse(d).payload for d, _, rtcp in stream.datagrams_to_send() if not rtcp]
+        t += 0.02
+    return out
+
+
+@pytest.mark.parametrize("pt", [0, 8])
+@pytest.mark.parametrize("length", [1600, 1601 * 2, 1599, 2 * 8000 * 30 + 320])
+@pytest.mark.parametrize("threshold", [0, 1000])
+def test_precoded_audio_sends_what_frame_by_frame_coding_sends(
+    monkeypatch: pytest.MonkeyPatch, pt: int, length: int, threshold: int
+) -> None:
+    """Whole-audio coding (and its cache) against coding each frame as it goes,
+    for audio with a partial last frame, an odd length and one over the limit,
+    with and without silence suppression."""
+    from sipsec.rtp import stream as stream_module
+
+    audio = (TONE * (length // len(TONE) + 1))[:length]
+    if threshold:  # quiet stretches, suppressed
+        audio = bytes(640) + audio[640:1600] + bytes(960) + audio[3200:]
+    until = min(length / 16000, 1.0) + 0.05
+    cfg = MediaConfig(payload_type=pt, silence_threshold=threshold)
+    coded = _payloads(MediaStream(cfg, now=0.0, remote_rtp=B, audio=audio), until)
+    again = _payloads(MediaStream(cfg, now=0.0, remote_rtp=B, audio=audio), until)  # cached
+    monkeypatch.setattr(stream_module, "PRECODE_LIMIT", 0)
+    plain_stream = MediaStream(cfg, now=0.0, remote_rtp=B, audio=audio)
+    assert plain_stream._coded is None
+    framewise = _payloads(plain_stream, until)
+    assert coded == again == framewise
+    frames = -(-(length // 2) // 160)
+    if threshold:
+        assert len(coded) < frames  # some frames were suppressed
+    else:
+        assert len(coded) == frames if length < 2 * 8000 else len(coded) >= 50
+    assert all(len(p) == 160 for p in coded)
+
+
+def test_precoded_cache_is_bounded() -> None:
+    from sipsec.rtp import stream as stream_module
+
+    for i in range(stream_module._PRECODED_KEEP + 3):
+        MediaStream(MediaConfig(), now=0.0, remote_rtp=B, audio=TONE[: 320 * (i + 1)])
+    assert len(stream_module._PRECODED) == stream_module._PRECODED_KEEP

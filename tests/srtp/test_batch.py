@@ -197,3 +197,39 @@ def test_whole_batch_path_refuses_replays_and_old_packets() -> None:
     short = SrtpContext(CM80, bytes(range(30)), srtp_lifetime=20)
     out = short.protect_many(run(1, 32, 10))
     assert [isinstance(r, bytes) for r in out] == [True] * 20 + [False] * 12
+
+
+@pytest.mark.parametrize("profile", [CM80, "AEAD_AES_128_GCM"])
+def test_a_batch_longer_than_the_precomputed_columns(profile: str) -> None:
+    """Over 4096 packets the uniform check falls back to unpacking every header."""
+    from sipsec.srtp.uniform import _MAX_COLUMN, _shape
+
+    plain = run(65000, _MAX_COLUMN + 904, 20)  # wraps the sequence number too
+    assert _shape(plain, 0) is not None
+    tx_one, tx_many = make(profile, False), make(profile, False)
+    one = [tx_one.protect(p) for p in plain]
+    assert tx_many.protect_many(plain) == one
+    rx_one, rx_many = make(profile, False), make(profile, False)
+    assert rx_many.unprotect_many(one) == [rx_one.unprotect(p) for p in one] == plain
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda p: p[:8] + b"\x00\x00\x77\x09" + p[12:],  # another SSRC
+        lambda p: p[:11] + bytes([p[11] ^ 1]) + p[12:],  # SSRC, last octet
+        lambda p: b"\x90" + p[1:],  # an extension header
+        lambda p: p[:2] + bytes([p[2] ^ 0x80]) + p[3:],  # sequence gap (high octet)
+        lambda p: p[:3] + bytes([p[3] ^ 1]) + p[4:],  # sequence gap (low octet)
+        lambda p: p + b"x",  # another size
+    ],
+)
+def test_nearly_uniform_batches_take_the_packet_path(spoil: object) -> None:
+    from sipsec.srtp.uniform import _shape
+
+    plain = run(65530, 40, 160)
+    plain[17] = spoil(plain[17])  # type: ignore[operator]
+    assert _shape(plain, 0) is None
+    tx_one, tx_many = make(CM80, False), make(CM80, False)
+    one = singly(tx_one.protect, plain)
+    assert [outcome(r) for r in tx_many.protect_many(plain)] == one

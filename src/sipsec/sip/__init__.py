@@ -50,7 +50,8 @@ counted in ``pings``/``pongs``; ``broken`` after a framing error),
 :func:`generate_branch` (``z9hG4bK`` + 128 random bits), :func:`generate_tag`,
 :func:`generate_call_id`, :class:`Status` (IntEnum) and :func:`reason_phrase`.
 
-Modules: ``parser`` (bytes → message), ``message`` (Request/Response, views),
+Modules: ``parser`` (bytes → message), ``fastpath`` (the usual shape of a
+message in one pass, before ``parser``), ``message`` (Request/Response, views),
 ``headers`` (the multi-map), ``fields`` (Via, name-addr, CSeq, media type),
 ``auth`` (Digest header codec), ``uri``, ``framer``, ``responses``,
 ``validate``, ``ids``, ``status``, ``errors``.

@@ -29,7 +29,7 @@ from .fields import (
 )
 from .headers import Headers, split_list
 from .status import reason_phrase
-from .uri import Uri, parse_uri
+from .uri import Uri, _build_sip, parse_uri
 
 __all__ = [
     "MAX_BODY_SIZE",
@@ -287,7 +287,10 @@ class Message:
 class Request(Message):
     """A SIP request: ``Request("INVITE", "sip:bob@biloxi.example", headers, body)``."""
 
-    __slots__ = ("_method", "_uri")
+    # _uri is None only for a request from the fast path (fastpath.py), whose
+    # Request-URI is built from _uri_parts (already checked) on first use.
+    __slots__ = ("_method", "_uri", "_uri_parts")
+    _uri_parts: tuple[str, str | None, str, str | None, str]  # text, user, host, port, params
 
     def __init__(
         self,
@@ -315,7 +318,11 @@ class Request(Message):
 
     @property
     def uri(self) -> Uri:
-        return self._uri
+        uri = self._uri
+        if uri is None:
+            text, user, host, port, ptext = self._uri_parts
+            uri = self._uri = _build_sip(text, "sip", user, None, host, port, ptext, None)
+        return uri
 
     @uri.setter
     def uri(self, value: Uri | str) -> None:
@@ -323,10 +330,10 @@ class Request(Message):
         self._raw = None
 
     def start_line(self) -> str:
-        return f"{self._method} {self._uri} SIP/2.0"
+        return f"{self._method} {self.uri} SIP/2.0"
 
     def __repr__(self) -> str:
-        return f"<Request {self._method} {self._uri}>"
+        return f"<Request {self._method} {self.uri}>"
 
     def _validate(self) -> None:
         cseq = self.cseq

@@ -6,9 +6,11 @@ needs (Via, From, To, Call-ID, CSeq, Max-Forwards, Content-Length, Contact)
 into the cached typed views; everything else waits for first access. Any
 input that is not a valid message raises :class:`SipParseError`.
 
-Speed matters here (every datagram a proxy sees passes through): the common
-shapes take single-regex fast paths, and lines are split with ``str``
-methods rather than a per-character scan.
+Speed matters here (every datagram a proxy sees passes through): messages
+of the usual shape are parsed in one pass by :mod:`sipsec.sip.fastpath`,
+which hands everything else — and every error — to the code below; here too
+the common shapes take single-regex fast paths, and lines are split with
+``str`` methods rather than a per-character scan.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 from collections.abc import Callable
 
 from .errors import SipParseError
+from .fastpath import parse_common
 from .fields import NameAddress, parse_cseq, parse_name_address, parse_via
 from .headers import _KEYS, Headers, _key, split_list
 from .message import (
@@ -139,6 +142,15 @@ def _header_lines(block: str) -> list[list[str]]:
 
 
 def _parse(data: bytes, *, datagram: bool) -> Request | Response:
+    # The usual shape first (fastpath.py); anything else, and every error, here.
+    message = parse_common(data, datagram)
+    if message is not None:
+        return message
+    return _parse_full(data, datagram=datagram)
+
+
+def _parse_full(data: bytes, *, datagram: bool) -> Request | Response:
+    """Any message, and the verdict on every bad one."""
     if len(data) > MAX_MESSAGE_SIZE:
         raise SipParseError("message too large", 513)
     start = 0

@@ -35,6 +35,13 @@ _STRUCTS: dict[str, Struct] = {}
 # (packets, blocks per packet) -> (REP, BASE): REP repeats a 128-bit value in
 # every block; BASE holds (p << 16 | j) in block j of packet p.
 _TABLES: dict[tuple[int, int], tuple[int, int]] = {}
+# Octet columns a uniform batch must show (see _shape): the first header octet
+# of every packet, and the low and high octets of consecutive sequence numbers
+# starting anywhere in 0..65535 (wrapping to 0 after 65535).
+_MAX_COLUMN = 4096
+_FIRST = b"\x80" * _MAX_COLUMN
+_SEQ_LOW = bytes(range(256)) * ((0x10000 + _MAX_COLUMN) // 256)
+_SEQ_HIGH = (b"".join(bytes((h,)) * 256 for h in range(256)) * 2)[: 0x10000 + _MAX_COLUMN]
 
 
 def _struct(fmt: str) -> Struct:
@@ -65,7 +72,10 @@ def _shape(packets: Sequence[object], trailer: int) -> tuple[bytes, int, int, in
     """(joined packets, packet size, first sequence number, SSRC) if the batch is uniform.
 
     Uniform: all ``bytes`` of one size, plain 12-octet headers (V=2, no CSRC,
-    no extension), one SSRC, consecutive sequence numbers.
+    no extension), one SSRC, consecutive sequence numbers. Checked with
+    strided slices of the joined batch (one octet column per header field
+    position) against precomputed columns, so no per-packet Python object is
+    made.
     """
     count = len(packets)
     if count < MIN_BATCH or set(map(type, packets)) != {bytes}:
@@ -75,8 +85,27 @@ def _shape(packets: Sequence[object], trailer: int) -> tuple[bytes, int, int, in
     if not 12 + trailer <= size <= MAX_PACKET or set(map(len, blobs)) != {size}:
         return None
     joined = b"".join(blobs)
+    seq0 = (joined[2] << 8) | joined[3]
+    ssrc = int.from_bytes(joined[8:12], "big")
+    if count > _MAX_COLUMN:
+        return _shape_long(joined, size, count, seq0, ssrc)
+    if (
+        joined[0::size] != _FIRST[:count]
+        or joined[3::size] != _SEQ_LOW[seq0 : seq0 + count]
+        or joined[2::size] != _SEQ_HIGH[seq0 : seq0 + count]
+    ):
+        return None
+    for i in range(8, 12):
+        if joined[i::size] != bytes((joined[i],)) * count:
+            return None
+    return joined, size, seq0, ssrc
+
+
+def _shape_long(
+    joined: bytes, size: int, count: int, seq0: int, ssrc: int
+) -> tuple[bytes, int, int, int] | None:
+    """:func:`_shape` for batches longer than the precomputed columns."""
     firsts, seqs, ssrcs = zip(*_struct(f"!BxHxxxxI{size - 12}x").iter_unpack(joined), strict=True)
-    ssrc, seq0 = ssrcs[0], seqs[0]
     if firsts.count(0x80) != count or ssrcs.count(ssrc) != count:
         return None
     end = seq0 + count
@@ -107,6 +136,36 @@ def keystream_blocks(keys: SessionKeys, ssrc: int, first: int, count: int, block
         fixed = keys.spread[(ssrc, total)] = int.from_bytes(block * total, "big")
     counters = (fixed ^ ((first << 16) * rep + base)).to_bytes(total << 4, "big")
     return keys.ecb.update(counters)
+
+
+def _gcm_ivs(keys: SessionKeys, ssrc: int, first: int, count: int) -> bytes:
+    """The 12-octet IVs of packets first … first+count-1, laid end to end.
+
+    RFC 7714 §8.1: IV = (0x0000 || SSRC || ROC || SEQ) XOR salt, that is
+    ``(salt XOR SSRC·2^48) XOR index``. XOR has no carries, so the fixed part
+    repeated in every 12-octet slot XOR the indices laid out the same way
+    gives them all with one big-integer expression.
+    """
+    rep, base = _iv_tables(count)
+    fixed = keys.spread.get((ssrc, -count))
+    if fixed is None:
+        if len(keys.spread) > 16:
+            keys.spread.clear()
+        block = (keys.salt ^ (ssrc << 48)).to_bytes(12, "big")
+        fixed = keys.spread[(ssrc, -count)] = int.from_bytes(block * count, "big")
+    return (fixed ^ (first * rep + base)).to_bytes(12 * count, "big")
+
+
+def _iv_tables(count: int) -> tuple[int, int]:
+    """(REP, BASE) for 12-octet slots: REP has 1 in every slot, BASE has p in slot p."""
+    tables = _TABLES.get((count, 0))
+    if tables is None:
+        rep = int.from_bytes((b"\x00" * 11 + b"\x01") * count, "big")
+        base = b"".join(p.to_bytes(12, "big") for p in range(count))
+        if len(_TABLES) > 64:
+            _TABLES.clear()
+        tables = _TABLES[(count, 0)] = (rep, int.from_bytes(base, "big"))
+    return tables
 
 
 def _xor_payloads(  # noqa: PLR0917 - internal, positional on purpose
@@ -161,13 +220,15 @@ def protect_uniform(
     mki = master.mki
     if keys.aead is not None:
         # RFC 7714 §8.1: IV = (0x0000 || SSRC || ROC || SEQ) XOR salt; AAD = header.
-        encrypt, fixed = keys.aead.encrypt, keys.salt ^ (ssrc << 48)
-        return [
-            header + encrypt((fixed ^ index).to_bytes(12, "big"), payload, header) + mki
-            for index, (header, payload) in enumerate(
-                _struct(f"12s{size - 12}s").iter_unpack(joined), first
+        encrypt = keys.aead.encrypt
+        ivs = _struct("12s").iter_unpack(_gcm_ivs(keys, ssrc, first, count))
+        packets_out = [
+            header + encrypt(iv, payload, header)
+            for (iv,), (header, payload) in zip(
+                ivs, _struct(f"12s{size - 12}s").iter_unpack(joined), strict=True
             )
         ]
+        return [packet + mki for packet in packets_out] if mki else packets_out
     inner, outer = keys.inner, keys.outer
     assert inner is not None and outer is not None
     out: list[bytes] = []
@@ -216,12 +277,13 @@ def unprotect_uniform(
     if first <= highest or master.rtp_count + count > master.rtp_limit or last >= 1 << 48:
         return None
     if keys.aead is not None:
-        decrypt, fixed = keys.aead.decrypt, keys.salt ^ (ssrc << 48)
+        decrypt = keys.aead.decrypt
+        ivs = _struct("12s").iter_unpack(_gcm_ivs(keys, ssrc, first, count))
         try:
             plain = [
-                header + decrypt((fixed ^ index).to_bytes(12, "big"), sealed, header)
-                for index, (header, sealed) in enumerate(
-                    _struct(f"12s{size - 12}s").iter_unpack(joined), first
+                header + decrypt(iv, sealed, header)
+                for (iv,), (header, sealed) in zip(
+                    ivs, _struct(f"12s{size - 12}s").iter_unpack(joined), strict=True
                 )
             ]
         except InvalidTag:

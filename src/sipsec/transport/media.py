@@ -246,6 +246,14 @@ class MediaSession:
             return
         now = self._loop.time()
         stream.receive(plain, addr, now, rtcp)
+        if stream.sending and self._timer_at is not None:
+            # While sending, what arrives changes neither what is to be sent
+            # nor when to wake (playout rides on the send ticks, see
+            # MediaStream.get_timer): only events are left to pass on. This
+            # runs 50 times a second per call, so the rest of _service waits.
+            while (event := stream.next_event()) is not None:
+                self._events.put_nowait(event)
+            return
         self._service(now)
 
     def _on_timer(self, due: float | None = None) -> None:
