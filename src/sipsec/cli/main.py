@@ -17,8 +17,14 @@ from sipsec import __version__
 # name -> "module:attribute" of a click.Command.  One line per sub-command.
 COMMANDS: dict[str, str] = {
     "ca": "sipsec.cli.ca:ca",
+    "load": "sipsec.cli.load:load",
+    "demo": "sipsec.cli.demo:demo",
     "smime": "sipsec.cli.smime:smime",
     "user": "sipsec.cli.user:user",
+    "register": "sipsec.cli.register:register",
+    "call": "sipsec.cli.call:call",
+    "answer": "sipsec.cli.answer:answer",
+    "proxy": "sipsec.cli.proxy:proxy",
 }
 
 
