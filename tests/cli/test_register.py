@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import click
 import pytest
 from click.testing import CliRunner, Result
+from cryptography.hazmat.primitives import serialization
 
+from sipsec.ca import build_root, generate_key
 from sipsec.cli._ua_options import settings_from
 from sipsec.cli.main import cli
 
@@ -84,3 +87,19 @@ def test_no_registrar_exits_4_quickly() -> None:
     result = run("register", AOR, "--proxy", "sip:127.0.0.1:9", "--timeout", "0.5")
     assert result.exit_code == 4, result.output
     assert "no answer from the registrar" in result.output
+
+
+def test_tls_without_a_certificate_connects_and_says_it_does_not_listen(tmp_path: Path) -> None:
+    """A TLS client needs no --cert: no listener, said under -v; here the
+    registrar is missing, so the failure is the connection, not our setup."""
+    now = dt.datetime.now(dt.UTC)
+    ca = build_root(generate_key("ec-p256"), "register test CA", now)
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    result = run(
+        "register", "sips:alice@atlanta.example", "--proxy", "sips:127.0.0.1:9",
+        "--ca-file", str(ca_file), "--timeout", "0.5", "-v",
+    )  # fmt: skip
+    assert result.exit_code == 4, result.output
+    assert "not listening on TLS" in result.output
+    assert "needs a certificate" not in result.output

@@ -14,6 +14,10 @@ The signalling transport follows the proxy URI (RFC 3261 §8.1.2 and RFC 3263
 when there is no proxy. The SDP and its SRTP keys come from
 :mod:`sipsec.ua.media_offer`; a key in cleartext goes out only over TLS,
 otherwise the body is S/MIME-encrypted to the peer (``keys="smime"``).
+Where it listens and which address it advertises is :mod:`.ua_listen` (a
+TLS client without a certificate opens no listener). Either side may hang
+up: the caller after ``duration``, the callee with ``answer(hangup_after=)``;
+each summary says who did.
 """
 
 from __future__ import annotations
@@ -261,9 +265,7 @@ class UaApp:
             ended = await self._next_of(queue, (CallEnded, CallFailed), duration)
             by_remote = ended is not None
             if ended is None:
-                ua.bye(call, endpoint.now())
-                self._flush()
-                await self._until_ended(call, queue)
+                await self._hang_up(call, queue, media)
             return summarize(
                 call,
                 200,
@@ -326,10 +328,15 @@ class UaApp:
     async def _until_ended(self, call: Call, queue: asyncio.Queue[UaEvent]) -> None:
         await self._next_of(queue, (CallEnded, CallFailed), self.settings.timeout)
 
-    async def _hang_up(self, call: Call, queue: asyncio.Queue[UaEvent]) -> UaEvent | None:
-        """Send our BYE and wait for how the call ended. The UA core holds a
-        callee's BYE until the ACK came (§15); a caller's BYE that crossed
-        ours ends the call as theirs."""
+    async def _hang_up(
+        self, call: Call, queue: asyncio.Queue[UaEvent], media: CallMedia
+    ) -> UaEvent | None:
+        """End the media (RTCP BYE), send our BYE and wait for how the call
+        ended. The session is over as the BYE goes (§15.1.1): what the peer
+        still sends while it hangs up (baresip's RTCP BYE comes in clear) is
+        not counted against it. The UA core holds a callee's BYE until the
+        ACK came (§15); a caller's BYE that crossed ours ends the call."""
+        media.close()
         endpoint, ua, _ = self._parts()
         try:
             ua.bye(call, endpoint.now())
@@ -438,7 +445,7 @@ class UaApp:
             await self._rtcp_without_mux(media, agreed)
             ended = await self._next_of(queue, (CallEnded, CallFailed), hangup_after)
             if ended is None:  # our turn to hang up
-                ended = await self._hang_up(call, queue)
+                ended = await self._hang_up(call, queue, media)
             if isinstance(ended, CallFailed):  # the ACK never came (§13.3.1.4)
                 return summarize(call, ended.status, ended.reason, media, agreed=agreed)
             return summarize(
