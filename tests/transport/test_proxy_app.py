@@ -444,3 +444,43 @@ async def test_callee_reached_over_its_registration_connection(
     incoming = await bob.incoming("INVITE")
     bob.reply(incoming, 486)
     assert (await alice.final(tid)).status == 486
+
+
+async def test_collector_threshold_raised_while_proxies_run_and_restored_after() -> None:
+    import gc
+
+    before = gc.get_threshold()
+    untuned = await run_proxy(
+        ProxyConfig("c.example"),
+        listen=[("udp", "127.0.0.1", 0)],
+        tls=None,
+        database=None,
+        redis_url=None,
+        tune_gc=False,
+    )
+    assert gc.get_threshold() == before
+    first = await run_proxy(
+        ProxyConfig("a.example"),
+        listen=[("udp", "127.0.0.1", 0)],
+        tls=None,
+        database=None,
+        redis_url=None,
+    )
+    second = await run_proxy(
+        ProxyConfig("b.example"),
+        listen=[("udp", "127.0.0.1", 0)],
+        tls=None,
+        database=None,
+        redis_url=None,
+    )
+    try:
+        raised = gc.get_threshold()
+        assert raised[0] > before[0]
+        await first.close(grace=0)
+        await first.close(grace=0)  # idempotent: releases once
+        assert gc.get_threshold() == raised  # the demo's second proxy still runs
+    finally:
+        await second.close(grace=0)
+        await first.close(grace=0)
+        await untuned.close(grace=0)
+    assert gc.get_threshold() == before
