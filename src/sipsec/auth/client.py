@@ -104,7 +104,7 @@ class _Session:
     nc: int = 0
 
 
-@dataclass
+@dataclass(eq=False)  # identity: a generated == would compare the password early-exit
 class DigestClient:
     """An account's Digest state. ``random(n)`` returns n random bytes (cnonces).
 

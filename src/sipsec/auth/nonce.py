@@ -42,7 +42,7 @@ class NonceState(enum.Enum):
     INVALID = "invalid"  # not ours (forged, mangled, other realm or binding)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: no early-exit == or hash of the secret
 class NonceFactory:
     """Mints and checks nonces for one realm. ``now`` is wall-clock seconds.
 

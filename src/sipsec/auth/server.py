@@ -311,12 +311,16 @@ class DigestServer:
         username: str | None = creds.username
         if creds.userhash:
             username = self._resolve_userhash(creds.username, creds.algorithm)
-        ha1 = self._stored_ha1(username, creds.algorithm)
+        # The stand-in HA1 is computed for every user, known or not, so an
+        # unknown user costs exactly the hashes a wrong password costs: neither
+        # the answer nor its timing tells the two apart (no user enumeration).
+        dummy = self._dummy_ha1(creds.username, creds.algorithm)
+        # An unresolved userhash still costs its store look-up (of the hash
+        # itself, which names no one: ``username is None`` fails below anyway).
+        ha1 = self._stored_ha1(creds.username if username is None else username, creds.algorithm)
         known = ha1 is not None
         if ha1 is None:
-            # Unknown user: do the same work against a value no one can know,
-            # so neither the answer nor its timing tells the user apart.
-            ha1 = self._dummy_ha1(creds.username, creds.algorithm)
+            ha1 = dummy
         expected = compute_response(
             creds.algorithm, ha1, nonce=creds.nonce, method=method, uri=creds.uri,
             qop=creds.qop, nc=creds.nc or "", cnonce=creds.cnonce or "", body=body,
@@ -358,9 +362,7 @@ class DigestServer:
             return None
         return self._userhash_lookup(userhash.lower(), self.realm, algorithm.base)
 
-    def _stored_ha1(self, username: str | None, algorithm: Algorithm) -> str | None:
-        if username is None:
-            return None
+    def _stored_ha1(self, username: str, algorithm: Algorithm) -> str | None:
         ha1 = self._lookup(username, self.realm, algorithm.base)
         if ha1 is None or len(ha1) != algorithm.digest_size:
             return None

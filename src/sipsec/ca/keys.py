@@ -56,14 +56,29 @@ def write_private_key(path: Path, key: PrivateKey, passphrase: bytes | None = No
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, algorithm
     )
-    # O_EXCL is not used so that a re-issue replaces the key; fchmod covers a
-    # pre-existing file that had looser permissions.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    _replace(path, pem, 0o600)
+
+
+def _replace(path: Path, data: bytes, mode: int) -> None:
+    """Write ``data`` to a new file beside ``path`` with ``mode``, then rename it
+    over ``path``: a re-issue never leaves a truncated key behind (a crash
+    mid-write loses nothing), and a symlink planted at ``path`` is replaced,
+    not written through. O_EXCL: the file is new, so ``mode`` (less what the
+    umask takes away) is its mode from the first instant."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, pem)
-    finally:
-        os.close(fd)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load_private_key(path: Path, passphrase: bytes | None = None) -> PrivateKey:
@@ -86,7 +101,7 @@ def load_private_key(path: Path, passphrase: bytes | None = None) -> PrivateKey:
 
 def write_certificates(path: Path, certs: list[x509.Certificate]) -> None:
     pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
-    path.write_bytes(pem)
+    _replace(path, pem, 0o666)  # public (the umask decides), replaced whole like the key
 
 
 def load_certificates(path: Path) -> list[x509.Certificate]:

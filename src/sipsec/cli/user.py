@@ -47,7 +47,39 @@ def _open_store(db: str) -> CredentialStore:
         return RedisCredentialStore(db)
     from sipsec.proxy.credentials_sqlite import SqliteCredentialStore
 
+    _private_file(db)
     return SqliteCredentialStore(db)
+
+
+def _private_file(db: str) -> None:
+    """Create a new SQLite store readable by its owner only (0600).
+
+    HA1 is password-equivalent for its realm (RFC 7616 §5.2 asks servers to
+    protect it like a password), and SQLite would create the file, and its
+    ``-wal``/``-shm`` companions which copy the file's mode, under the umask
+    (usually 0644). So the file is made first, with the mode, never chmod'ed
+    after the fact. An existing file with looser permissions is the
+    operator's choice to make: it is named on stderr, not changed.
+    """
+    if db == ":memory:" or db.startswith("file:"):
+        return
+    try:
+        fd = os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        try:
+            mode = os.stat(db).st_mode
+        except OSError:
+            return  # SQLite says why it cannot open it
+        if mode & 0o077:
+            click.echo(
+                f"Warning: {db} is open to other users (mode {mode & 0o777:o}); "
+                "its HA1 values are password-equivalent: chmod 600 it",
+                err=True,
+            )
+        return
+    except OSError:
+        return  # no such directory, no permission …: SQLite's error says it
+    os.close(fd)
 
 
 @contextmanager

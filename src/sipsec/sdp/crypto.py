@@ -64,7 +64,17 @@ def suite_lengths(suite: str) -> tuple[int, int]:
     try:
         return SUITES[suite]
     except KeyError:
-        raise SdpError(f"SRTP suite {suite!r} is not supported", 488) from None
+        raise SdpError(f"SRTP suite {shown_suite(suite)} is not supported", 488) from None
+
+
+def shown_suite(suite: str) -> str:
+    """``suite`` for an error message, unless it could be a misplaced key.
+
+    Every suite name of RFC 4568/6188/7714 has a ``_``, which the base64
+    alphabet of an inline key (§6.1) has not; a field without one is not
+    echoed, so a garbled line cannot carry its key into a log or a reason.
+    """
+    return repr(suite[:40]) if "_" in suite else "<not a suite name>"
 
 
 def check_key_length(suite: str, key_salt: bytes) -> None:
@@ -158,7 +168,9 @@ class KeyParam:
                 continue
             life = _LIFETIME.match(part)
             if not life or lifetime is not None or mki_value is not None:
-                raise SdpError(f"bad lifetime or MKI {part[:20]!r} (RFC 4568 §6.1)")
+                raise SdpError(
+                    "bad lifetime or MKI after an inline key (RFC 4568 §6.1)"
+                )  # may be key text
             exponent_or_value = int(life.group(2))
             if life.group(1):
                 if exponent_or_value > 48:
@@ -267,7 +279,9 @@ class CryptoAttribute:
     def key_params(self) -> list[SrtpKeyParams]:
         """The keys as contexts take them; :class:`SdpError` (488) when unusable."""
         if not self.usable:
-            raise SdpError(f"a=crypto:{self.tag} {self.suite} cannot be used here", 488)
+            raise SdpError(
+                f"a=crypto:{self.tag} {shown_suite(self.suite)} cannot be used here", 488
+            )
         return [SrtpKeyParams(self.suite, k.key_salt, k.mki, k.lifetime) for k in self.keys]
 
     def value(self) -> str:

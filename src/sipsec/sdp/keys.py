@@ -61,7 +61,9 @@ def key_from_field(
     elif key.method == "clear":
         key_salt = key.key.encode("utf-8")
     else:
-        raise SdpError(f"k={key.method} is not a key method of RFC 4566 §5.12", 488)
+        # A long "method" is a key without its method: never echoed.
+        shown = key.method if len(key.method) <= 8 else "<unknown>"
+        raise SdpError(f"k={shown} is not a key method of RFC 4566 §5.12", 488)
     suite = DEFAULT_SUITE
     for level in (session, media):  # the media's attribute, when it has one, wins
         found = level.attribute(SUITE_ATTRIBUTE) if level is not None else None

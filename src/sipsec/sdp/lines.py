@@ -10,6 +10,7 @@ ranges) are properties on top.
 
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import dataclass, field
 
@@ -38,9 +39,12 @@ _TYPED_TIME = re.compile(r"([0-9]+)([dhms]?)\Z")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def token(text: str, what: str) -> str:
+def token(text: str, what: str, *, echo: bool = True) -> str:
+    """``text`` when it is an RFC 8866 §9 token; ``echo=False`` keeps it out of
+    the error, for fields a key may have slid into (``k=<key>``, ``a=<key>``)."""
     if not _TOKEN.match(text):
-        raise SdpError(f"{what} is not a token: {text[:40]!r}")
+        shown = f": {text[:40]!r}" if echo else ""
+        raise SdpError(f"{what} is not a token{shown}")
     return text
 
 
@@ -313,7 +317,7 @@ class Attribute:
     @classmethod
     def parse(cls, text: str) -> Attribute:
         name, sep, value = text.partition(":")
-        return cls(token(name, "a= attribute name"), value if sep else None)
+        return cls(token(name, "a= attribute name", echo=False), value if sep else None)
 
     def text(self) -> str:
         return self.name if self.value is None else f"{self.name}:{self.value}"
@@ -327,6 +331,23 @@ class Attribute:
         elif shown is not None and "inline:" in shown:
             shown = re.sub(r"inline:[^|;\s]*", "inline:<redacted>", shown)
         return f"Attribute({self.name!r}, {shown!r})"
+
+    def __eq__(self, other: object) -> bool:
+        # a=crypto and a=key-mgmt values hold keys: compared in constant time.
+        if not isinstance(other, Attribute):
+            return NotImplemented
+        return self.name == other.name and _same_secret(self.value, other.value)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
+
+
+def _same_secret(a: str | None, b: str | None) -> bool:
+    """``a == b`` without an early exit on the first differing character."""
+    if a is None or b is None:
+        return a is b
+    return hmac.compare_digest(
+        a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass")
+    )
 
 
 # Attributes whose value holds key material -> how many leading words are public:
@@ -351,7 +372,7 @@ class KeyField:
     @classmethod
     def parse(cls, text: str) -> KeyField:
         method, sep, key = text.partition(":")
-        token(method, "k= method")
+        token(method, "k= method", echo=False)  # a malformed line may start with the key
         if method == "prompt" and sep:
             raise SdpError("k=prompt takes no key")
         if method in ("clear", "base64", "uri") and not (sep and key):
@@ -365,3 +386,12 @@ class KeyField:
 
     def __repr__(self) -> str:
         return f"KeyField({self.method!r}, key=<redacted>)"
+
+    def __eq__(self, other: object) -> bool:
+        # The key in constant time: an early return at the first differing
+        # character would time-leak how much of a guessed key is right.
+        if not isinstance(other, KeyField):
+            return NotImplemented
+        return self.method == other.method and _same_secret(self.key, other.key)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was

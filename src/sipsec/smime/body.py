@@ -42,9 +42,11 @@ from .errors import (
     BadSignature,
     FromMismatch,
     MalformedBody,
+    NotForUs,
     SignerExpired,
     SignerRevoked,
     SignerUntrusted,
+    SmimeError,
     UnsupportedBody,
 )
 from .mime import (
@@ -262,23 +264,47 @@ def open_body(
     from_address: str | SipAddress | None,
     cert: x509.Certificate | None = None,
     key: PrivateKey | None = None,
+    require_signature: bool = False,
 ) -> Opened:
     """Peel every S/MIME layer: verify signatures, decrypt envelopes.
 
     With several signatures the innermost decides the signer (it is the one
     over the content); every one of them must verify.
+
+    ``require_signature`` (RFC 3261 §23.4.3: a UA taking keys from the body
+    must know who sent it): an unsigned result is refused, and an envelope
+    met *before* any verified signature is opened blind — whatever fails
+    inside it (RSA or CBC padding, MIME, the inner signature) and a missing
+    signature are one :class:`SignerUntrusted`. Otherwise "bad padding"
+    (493) against "decrypted but unsigned" (403) is a padding oracle: strip
+    the signature from a captured body, resend it, and read the SRTP key
+    one octet at a time from the answers (Vaudenay 2002, EFAIL 2018).
     """
     signer: x509.Certificate | None = None
-    encrypted = False
-    for _ in range(_MAX_LAYERS):
-        layer = _layer(entity)
-        if layer == "plain":
-            return Opened(entity, signer, encrypted)
-        if layer == "signed":
-            verified = verify_entity(entity, store, now=now, from_address=from_address)
-            entity, signer = verified.content, verified.signer
-        else:
-            if cert is None or key is None:
-                raise UnsupportedBody("an encrypted body arrived but we hold no key to open it")
-            entity, encrypted = decrypt_entity(entity, cert, key), True
-    raise MalformedBody(f"more than {_MAX_LAYERS} nested S/MIME layers")
+    encrypted = blind = False
+    try:
+        for _ in range(_MAX_LAYERS):
+            layer = _layer(entity)
+            if layer == "plain":
+                if require_signature and signer is None:
+                    raise _unsigned()
+                return Opened(entity, signer, encrypted)
+            if layer == "signed":
+                verified = verify_entity(entity, store, now=now, from_address=from_address)
+                entity, signer = verified.content, verified.signer
+            else:
+                if cert is None or key is None:
+                    raise UnsupportedBody("an encrypted body arrived but we hold no key to open it")
+                blind = blind or (require_signature and signer is None)
+                entity, encrypted = decrypt_entity(entity, cert, key), True
+        raise MalformedBody(f"more than {_MAX_LAYERS} nested S/MIME layers")
+    except NotForUs:
+        raise  # decided from the recipient identifiers alone, before any decryption
+    except SmimeError:
+        if blind:
+            raise _unsigned() from None
+        raise
+
+
+def _unsigned() -> SignerUntrusted:
+    return SignerUntrusted("the body must be signed by its sender (RFC 3261 §23.4.3)")
