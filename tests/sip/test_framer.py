@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sipsec.sip import MAX_MESSAGE_SIZE, Request, SipParseError, StreamFramer
+from sipsec.sip.framer import MAX_REJECTED
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 FLOW = sorted((VECTORS / "rfc3665").glob("3.1-*.sip"))
@@ -87,3 +91,75 @@ def test_torture_messages_on_a_stream() -> None:
     # §3.1.2.3 ncl: a negative Content-Length is unrecoverable.
     with pytest.raises(SipParseError):
         StreamFramer().feed((VECTORS / "rfc4475" / "ncl.dat").read_bytes())
+
+
+# -- rejected messages: the bytes of a bad message whose framing is sound -------------
+BAD = MESSAGES[0].replace(b"CSeq: 1 INVITE", b"CSeq: 1 BYE")  # §8.2: method mismatch
+
+
+def test_feed_keeps_the_bad_message_for_an_answer() -> None:
+    framer = StreamFramer()
+    with pytest.raises(SipParseError) as info:
+        framer.feed(MESSAGES[1] + BAD + MESSAGES[2])
+    assert framer.rejected == [(BAD, info.value)] and info.value.status == 400
+    framer.rejected.clear()
+    assert [bytes(m) for m in framer.feed(b"")] == [MESSAGES[1], MESSAGES[2]]
+    assert framer.rejected == []
+
+
+def test_feed_with_errors_does_not_raise_for_a_bad_message() -> None:
+    framer = StreamFramer()
+    stream = BAD + b"\r\n\r\n" + MESSAGES[1] + BAD[:-1] + b"x" + MESSAGES[2] + MESSAGES[3][:9]
+    messages, rejected = framer.feed_with_errors(stream)
+    assert [bytes(m) for m in messages] == [MESSAGES[1], MESSAGES[2]]
+    assert [chunk for chunk, _ in rejected] == [BAD, BAD[:-1] + b"x"]
+    assert all(error.status == 400 for _, error in rejected)
+    assert framer.rejected == [] and not framer.broken and framer.pings == 1
+    messages, rejected = framer.feed_with_errors(MESSAGES[3][9:])
+    assert [bytes(m) for m in messages] == [MESSAGES[3]] and rejected == []
+
+
+def test_feed_with_errors_still_raises_for_framing() -> None:
+    framer = StreamFramer()
+    ncl = BAD + MESSAGES[0].replace(b"Content-Length: 151", b"Content-Length: -1")
+    with pytest.raises(SipParseError):
+        framer.feed_with_errors(ncl)
+    assert framer.broken and [chunk for chunk, _ in framer.rejected] == [BAD]
+    with pytest.raises(SipParseError):
+        framer.feed_with_errors(b"")
+
+
+def test_rejected_is_bounded() -> None:
+    framer = StreamFramer()
+    bads = [BAD.replace(b"1 BYE", b"%d BYE" % i) for i in range(MAX_REJECTED + 5)]
+    for chunk in bads:
+        with pytest.raises(SipParseError):
+            framer.feed(chunk)
+    assert [chunk for chunk, _ in framer.rejected] == bads[-MAX_REJECTED:]
+
+
+FRAMER_TRIED = {"examples": 0}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(range(len(MESSAGES))), st.booleans()), max_size=6),
+    st.lists(st.integers(0, 4000), max_size=6),
+)
+def test_feed_with_errors_splits_any_way(picks: list[tuple[int, bool]], cuts: list[int]) -> None:
+    # Good and bad messages (sound framing) in any order, cut anywhere: the
+    # good ones come out, the bad ones come back with their exact bytes.
+    FRAMER_TRIED["examples"] += 1
+    chunks = [BAD if bad else MESSAGES[i] for i, bad in picks]
+    stream = b"".join(chunks)
+    points = sorted({min(c, len(stream)) for c in cuts} | {0, len(stream)})
+    framer = StreamFramer()
+    good: list[bytes] = []
+    rejected: list[bytes] = []
+    for start, stop in itertools.pairwise(points):
+        messages, errors = framer.feed_with_errors(stream[start:stop])
+        good += [bytes(m) for m in messages]
+        rejected += [chunk for chunk, error in errors if error.status == 400]
+    assert good == [c for c in chunks if c is not BAD]
+    assert rejected == [c for c in chunks if c is BAD]
+    assert framer.buffered == 0 and not framer.broken

@@ -134,3 +134,51 @@ def test_multimap_matches_a_list_model(items: list[tuple[str, str]]) -> None:
         expected = [v.strip(" \t") for n, v in items if canonical_name(n).lower() == name]
         assert h.get_lines(name) == expected
         assert h.count(name) == len(expected)
+
+
+# -- headers from the fast path (sipsec.sip.fastpath) and from the full parser -------
+FOLDED = (
+    b"SIP/2.0 200 OK\r\n"
+    b"Via: SIP/2.0/UDP a.example;branch=z9hG4bK1 \r\n"
+    b"\t;received=192.0.2.1\r\n"
+    b"v: SIP/2.0/UDP b.example;branch=z9hG4bK2\r\n"
+    b"X-Long: one\r\n  \r\n two\r\n"
+    b"From: <sip:a@a.example>;tag=1\r\nTo: <sip:b@b.example>\r\n"
+    b"Call-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+)
+
+
+def _both() -> tuple[Headers, Headers]:
+    from sipsec.sip.fastpath import parse_common
+    from sipsec.sip.parser import _parse_full
+
+    fast = parse_common(FOLDED)
+    assert fast is not None  # folds with LWS around them are still the usual shape
+    return fast.headers, _parse_full(FOLDED, datagram=True).headers
+
+
+def test_folded_headers_from_both_paths() -> None:
+    fast, full = _both()
+    assert fast._entries == full._entries and len(fast) == 8
+    assert fast.get("x-long") == "one two"
+    assert fast.get("via") == "SIP/2.0/UDP a.example;branch=z9hG4bK1 ;received=192.0.2.1"
+    assert parse_message(FOLDED).top_via.received == "192.0.2.1"  # type: ignore[union-attr]
+    assert bytes(parse_message(FOLDED)) == FOLDED
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda h: h.add("Subject", "hi"),
+        lambda h: h.prepend("Via", "SIP/2.0/UDP p.example;branch=z9hG4bK3"),
+        lambda h: h.set("X-Long", "three"),
+        lambda h: h.remove("v"),
+        lambda h: h.pop_first("Via"),
+    ],
+)
+def test_changing_headers_from_both_paths(change: object) -> None:
+    fast, full = _both()
+    change(fast)  # type: ignore[operator]
+    change(full)  # type: ignore[operator]
+    assert fast._entries == full._entries and fast.modified and full.modified
+    assert fast._wire_lines() == full._wire_lines() and list(fast.copy()) == list(full)

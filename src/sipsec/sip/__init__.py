@@ -46,7 +46,10 @@ Call-ID, CSeq copied; 100 also copies Timestamp), :func:`validate_request` /
 missing or repeated headers 400, unknown URI scheme 416, Require 420 with
 ``.unsupported``, bare magic-cookie branch 400, several Vias at a UAC),
 :class:`StreamFramer` (``feed(bytes) -> [messages]``; CRLF keep-alives
-counted in ``pings``/``pongs``; ``broken`` after a framing error),
+counted in ``pings``/``pongs``; ``broken`` after a framing error; a bad
+message with sound framing is skipped and kept as ``(bytes, SipParseError)``
+in ``rejected`` for a 400, or returned by ``feed_with_errors(bytes) ->
+(messages, rejected)``, which raises only for framing errors),
 :func:`generate_branch` (``z9hG4bK`` + 128 random bits), :func:`generate_tag`,
 :func:`generate_call_id`, :class:`Status` (IntEnum) and :func:`reason_phrase`.
 

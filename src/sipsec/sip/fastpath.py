@@ -65,6 +65,7 @@ _CALL_ID = re.compile(
     r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+(?:@[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+)?"
 )
 _MAX_CSEQ = 2**32 - 1
+_CSEQ = re.compile(rf"([0-9]{{1,10}}) ([{_T}]+)")
 # The headers parse_message checks (see parser._EAGER_SINGLE), by how they parse.
 _EAGER = {
     "via": 0,
@@ -76,6 +77,12 @@ _EAGER = {
     "max-forwards": 5,
     "content-length": 6,
 }
+# Spelling on the wire → (key, how it parses) or None for the other known
+# headers: one look-up per line for the usual spellings.
+_SPELLINGS: dict[str, tuple[str, int | None]] = {
+    spelling: (key, _EAGER.get(key)) for spelling, key in _KEYS.items()
+}
+_NOT_KNOWN = ("", -1)
 _new = object.__new__
 
 
@@ -89,14 +96,20 @@ def _name_address(text: str) -> NameAddress:
         raise _Unusual
     token_name, quoted_name, uri_text, scheme, user, host, port, ptext, hparams = m.groups()
     uri: SipUri = _new(SipUri)  # what uri._build_sip builds (nothing to unescape)
-    uri.scheme, uri.user, uri.password, uri.host = scheme, user, None, host
+    uri.scheme = scheme
+    uri.user = user
+    uri.password = None
+    uri.host = host
     if port is None:
         uri.port = None
     else:
         uri.port = int(port)
         if uri.port > 65535:
             raise _Unusual
-    uri._ptext, uri._params, uri.headers, uri._raw = ptext, None if ptext else {}, {}, uri_text
+    uri._ptext = ptext
+    uri._params = None if ptext else {}
+    uri.headers = {}
+    uri._raw = uri_text
     na: NameAddress = _new(NameAddress)
     na.uri = uri
     na.display_name = token_name if quoted_name is None else quoted_name
@@ -151,47 +164,17 @@ def _start(line: str) -> Request | Response:
     m = _REQUEST_LINE.fullmatch(line)
     if m is None:
         raise _Unusual
-    method, uri_text, user, host, port, ptext = m.groups()
+    port = m.group(5)
     if port is not None and int(port) > 65535:
         raise _Unusual
     request: Request = _new(Request)
-    request._method = method
+    request._method = m.group(1)
     request._uri = None  # type: ignore[assignment]
-    # Checked; built when first read (Request.uri): a proxy forwarding on
-    # its Route set or a UA matching a transaction often never needs it.
-    request._uri_parts = (uri_text, user, host, port, ptext)
+    # Checked; built when first read (Request.uri) from the match: a proxy
+    # forwarding on its Route set or a UA matching a transaction often
+    # never needs it.
+    request._uri_parts = m
     return request
-
-
-def _unfold(lines: list[str]) -> list[tuple[str, str]]:
-    """(``name:value`` with the value unfolded, wire text) per header line.
-
-    §7.3.1: a line starting with SP or HT continues the one before; the
-    value is joined as the full parser joins it (each piece stripped, one SP
-    between), and the wire text keeps the line breaks for serialization.
-    """
-    groups: list[list[str]] = []
-    for line in lines:
-        if line[:1] in (" ", "\t"):
-            if not groups:
-                raise _Unusual
-            groups[-1].append(line)
-        else:
-            groups.append([line])
-    out: list[tuple[str, str]] = []
-    for group in groups:
-        first = group[0]
-        if len(group) == 1:
-            out.append((first, first))
-            continue
-        name, colon, value = first.partition(":")
-        if not colon:
-            raise _Unusual
-        value = value.strip(" \t")
-        for more in group[1:]:
-            value = (value + " " + more.strip(" \t")).strip(" \t")
-        out.append((f"{name}:{value}", "\r\n".join(group)))
-    return out
 
 
 def _message(data: bytes, datagram: bool) -> Request | Response:
@@ -206,23 +189,39 @@ def _message(data: bytes, datagram: bool) -> Request | Response:
     if count > MAX_HEADERS or head.count("\r") != count or head.count("\n") != count:
         raise _Unusual
     message = _start(lines[0])
-    entries: list[list[Any]] = []
-    cache: dict[str, Any] = {}
-    eager = _EAGER.get
+    block = head[len(lines[0]) :]
     tail = lines[1:]
-    for line, wire in (
-        _unfold(tail) if "\r\n " in head or "\r\n\t" in head else zip(tail, tail, strict=True)
-    ):
+    if "\r\n " in block or "\r\n\t" in block:
+        if tail[0][:1] in (" ", "\t"):
+            raise _Unusual
+        # §7.3.1 unfolding as the full parser does it: pieces stripped, one
+        # SP between (the value is stripped once more below).
+        unfolded: list[str] = []
+        wires: list[str] = []
+        for line in tail:
+            if line[0] in " \t":  # no line is empty: the block ends at CRLFCRLF
+                unfolded[-1] = unfolded[-1].rstrip(" \t") + " " + line.strip(" \t")
+                wires[-1] += "\r\n" + line
+            else:
+                unfolded.append(line)
+                wires.append(line)
+        tail = unfolded
+    else:
+        wires = tail
+    cache: dict[str, Any] = {}
+    spelling = _SPELLINGS.get
+    entries: list[list[Any]] = []
+    for line, wire in zip(tail, wires, strict=True):
         name, colon, value = line.partition(":")
-        key = _KEYS.get(name)
-        if key is None:
+        key, kind = spelling(name, _NOT_KNOWN)
+        if kind == -1:
             # Names with LWS before the colon, bad lines: not here.
             if not colon or _TOKEN.fullmatch(name) is None:
                 raise _Unusual
             key = _key(name)
+            kind = _EAGER.get(key)
         value = value.strip(" \t")
         entries.append([key, name, value, wire])
-        kind = eager(key)
         if kind is None:
             continue
         if kind == 1:  # From, To: the first one counts (validate_request reports more)
@@ -249,11 +248,12 @@ def _message(data: bytes, datagram: bool) -> Request | Response:
                 raise _Unusual
             cache[key] = value
         elif kind == 4:
-            seq, space, method = value.partition(" ")
-            if not (space and seq.isdigit() and seq.isascii() and len(seq) <= 10):
+            m = _CSEQ.fullmatch(value)
+            if m is None:
                 raise _Unusual
+            seq, method = m.groups()
             number = int(seq)
-            if number > _MAX_CSEQ or _TOKEN.fullmatch(method) is None:
+            if number > _MAX_CSEQ:
                 raise _Unusual
             cseq: CSeq = _new(CSeq)
             cseq.seq, cseq.method = number, method

@@ -5,7 +5,9 @@ On a stream the Content-Length header is the only way to find where a
 message ends, so it is mandatory, and a bad one breaks the stream for good
 (RFC 4475 §3.1.2.3: "the framing error is unrecoverable — close the
 connection"). A malformed message whose framing is sound is skipped: the
-error is raised, and the framer carries on with the next message.
+error is raised (or, from ``feed_with_errors``, returned) with the message's
+bytes kept, so that the transport can answer it with a 400 on the same
+connection, and the framer carries on with the next message.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from .errors import SipParseError
 from .message import MAX_BODY_SIZE, MAX_MESSAGE_SIZE, Request, Response
 from .parser import _parse
 
-__all__ = ["StreamFramer"]
+__all__ = ["MAX_REJECTED", "StreamFramer"]
+
+#: How many skipped messages ``StreamFramer.rejected`` keeps (a peer sending
+#: nothing but bad messages cannot grow it).
+MAX_REJECTED = 16
 
 # A Content-Length (or "l") header line; folded values are not expected
 # here, and anything odd is left to the full parser to refuse.
@@ -37,6 +43,14 @@ class StreamFramer:
       call raises again. Otherwise only that one message was bad: messages
       completed before it in the same call are returned by the next
       ``feed(b"")``, and parsing resumes after it.
+    * Each such bad message is kept, with its bytes, in ``rejected`` (a list
+      of ``(bytes, SipParseError)``, the newest :data:`MAX_REJECTED` only)
+      for the caller to answer — §18.3 and RFC 4475 §3.1.2: a request whose
+      framing is sound gets its 400 on the connection it came on — and drain
+      (``framer.rejected.clear()``).
+    * :meth:`feed_with_errors` does the same without raising for those:
+      ``(messages, rejected)`` in one call, ``rejected`` drained. A framing
+      error still raises (the stream is lost either way).
     """
 
     def __init__(self, *, max_message_size: int = MAX_MESSAGE_SIZE) -> None:
@@ -46,6 +60,7 @@ class StreamFramer:
         self._error: SipParseError | None = None
         self.pings = 0
         self.pongs = 0
+        self.rejected: list[tuple[bytes, SipParseError]] = []
 
     @property
     def broken(self) -> bool:
@@ -80,6 +95,29 @@ class StreamFramer:
             raise self._error
         self._buffer += data
         out, self._ready = self._ready, []
+        return self._frame(out, collect=False)
+
+    def feed_with_errors(
+        self, data: bytes
+    ) -> tuple[list[Request | Response], list[tuple[bytes, SipParseError]]]:
+        """The messages completed by ``data`` and the bad ones skipped (their
+        bytes and why), in stream order each; raises only for a framing error
+        (``broken``), when ``rejected`` still holds what was skipped before it."""
+        if self._error is not None:
+            raise self._error
+        self._buffer += data
+        out, self._ready = self._ready, []
+        self._frame(out, collect=True)
+        rejected, self.rejected = self.rejected, []
+        return out, rejected
+
+    def _reject(self, chunk: bytes, error: SipParseError) -> None:
+        # Bounded: a caller of feed() that never drains it keeps the newest.
+        if len(self.rejected) >= MAX_REJECTED:
+            del self.rejected[0]
+        self.rejected.append((chunk, error))
+
+    def _frame(self, out: list[Request | Response], *, collect: bool) -> list[Request | Response]:
         while self._skip_crlf() and self._buffer:
             buf = self._buffer
             end = buf.find(b"\r\n\r\n")
@@ -107,7 +145,9 @@ class StreamFramer:
             del buf[:total]
             try:
                 out.append(_parse(chunk, datagram=False))
-            except SipParseError:
-                self._ready = out
-                raise
+            except SipParseError as error:
+                self._reject(chunk, error)
+                if not collect:
+                    self._ready = out
+                    raise
         return out

@@ -167,7 +167,9 @@ class Message:
 
     @property
     def top_via(self) -> Via | None:
-        vias = self.vias
+        vias = self.headers._cache.get("via")
+        if vias is None:
+            vias = self.vias
         return vias[0] if vias else None
 
     @property
@@ -290,7 +292,8 @@ class Request(Message):
     # _uri is None only for a request from the fast path (fastpath.py), whose
     # Request-URI is built from _uri_parts (already checked) on first use.
     __slots__ = ("_method", "_uri", "_uri_parts")
-    _uri_parts: tuple[str, str | None, str, str | None, str]  # text, user, host, port, params
+    # The request line's match: method, URI text, user, host, port, params.
+    _uri_parts: re.Match[str]
 
     def __init__(
         self,
@@ -320,7 +323,7 @@ class Request(Message):
     def uri(self) -> Uri:
         uri = self._uri
         if uri is None:
-            text, user, host, port, ptext = self._uri_parts
+            _, text, user, host, port, ptext = self._uri_parts.groups()
             uri = self._uri = _build_sip(text, "sip", user, None, host, port, ptext, None)
         return uri
 

@@ -216,8 +216,12 @@ def parse_message(data: bytes) -> Request | Response:
     Content-Length the body is the rest of ``data``. Raises
     :class:`SipParseError` for anything that is not a valid message.
     """
-    if not isinstance(data, bytes):
-        if not isinstance(data, (bytearray, memoryview)):
+    if type(data) is not bytes:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError("parse_message() takes bytes")
         data = bytes(data)
-    return _parse(data, datagram=True)
+    # _parse inlined: this is the call every datagram makes.
+    message = parse_common(data)
+    if message is not None:
+        return message
+    return _parse_full(data, datagram=True)
