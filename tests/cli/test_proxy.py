@@ -160,3 +160,31 @@ def test_tls_listener_from_the_command_line(start, tmp_path: Path) -> None:  # t
     assert isinstance(reply, Response) and reply.status == 200
     running.proc.send_signal(signal.SIGTERM)
     assert running.proc.wait(timeout=15) == 0
+
+
+def test_udp_listener_gets_tcp_beside_it_unless_no_tcp(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """RFC 3261 §18: every element MUST implement TCP; ``--listen udp:`` alone
+    also listens on TCP at the same port, says so on stderr, and answers there."""
+    running = start("proxy", "--domain", "atlanta.example", "--listen", "udp:127.0.0.1:0",
+                    "--db", str(tmp_path / "a.db"))  # fmt: skip
+    line = running.read_until(rb"also listening on tcp:127\.0\.0\.1:(\d+)[^\n]*--no-tcp", 10)
+    assert int(line.group(1)) == running.port
+    with socket.create_connection(("127.0.0.1", running.port), timeout=10) as tcp:
+        local = tcp.getsockname()[1]
+        tcp.sendall(_options(0).replace(b"UDP 127.0.0.1:0", f"TCP 127.0.0.1:{local}".encode()))
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += tcp.recv(65536)
+    reply = parse_message(data)
+    assert isinstance(reply, Response) and reply.status == 200
+    running.proc.send_signal(signal.SIGTERM)
+    assert running.proc.wait(timeout=15) == 0
+    quiet = start("proxy", "--domain", "atlanta.example", "--listen", "udp:127.0.0.1:0",
+                  "--db", str(tmp_path / "b.db"), "--no-tcp")  # fmt: skip
+    assert _ask(quiet.port, _options(0)).status == 200  # started and serving
+    with pytest.raises(ConnectionRefusedError):  # nothing on TCP while it runs
+        socket.create_connection(("127.0.0.1", quiet.port), timeout=5).close()
+    quiet.proc.send_signal(signal.SIGTERM)
+    assert quiet.proc.wait(timeout=15) == 0
+    assert quiet.proc.stderr is not None
+    assert b"also listening" not in quiet.stderr + quiet.proc.stderr.read()

@@ -11,14 +11,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sipsec.sip import Request, Response
+from sipsec.sip import Request, Response, parse_message
 from sipsec.transaction import Peer
 from sipsec.transport.connections import Limits
 from sipsec.transport.errors import ConnectionLost
 from sipsec.transport.sip import SipTransport
 
 from ._e1_echo import options
-from ._e1_fakes import binary
+from ._e1_fakes import binary, check_answer
 from ._e1_harness import INVITE, Harness, _run, private_loop
 
 FUZZ_EXAMPLES = int(os.environ.get("SIPSEC_FUZZ_EXAMPLES", "600"))  # more by hand
@@ -145,6 +145,93 @@ def test_fuzz_stream_never_raises(
             conn.data_received(chunk)
         if tls:
             assert not h.got  # random bytes never make a TLS handshake
+        conn.connection_lost(None)
+
+    _run(loop, body)
+
+
+_TCP_INVITE = INVITE.replace(b"UDP", b"TCP")
+
+
+@pytest.mark.parametrize(
+    ("bad", "status"),
+    [
+        (_TCP_INVITE.replace(b" SIP/2.0\r\n", b" SIP/7.0\r\n", 1), 505),
+        (_TCP_INVITE.replace(b"Max-Forwards: 70", b"Max-Forwards: seventy"), 400),
+    ],
+)
+def test_stream_bad_message_answered_on_its_connection(
+    loop: asyncio.AbstractEventLoop, bad: bytes, status: int
+) -> None:
+    """§18.3 and RFC 4475 §3.1.2: a request that does not parse, framed by a
+    sound Content-Length, gets the parser's status on the connection it came
+    on; the connection stays open and the next message is delivered."""
+
+    def body() -> None:
+        h = Harness()
+        conn, fake = h.stream()
+        conn.data_received(bad + _TCP_INVITE)
+        ((message, peer),) = h.got
+        assert isinstance(message, Request) and peer.connection_id == conn.id
+        (answer,) = fake.written
+        response = parse_message(answer)
+        assert isinstance(response, Response) and response.status == status
+        assert response.top_via is not None and response.top_via.branch == "z9hG4bK776asdhds"
+        assert response.call_id == "a84b4c76e66710@pc33.atlanta.example"
+        assert not fake.closing and not conn.closed
+        stats = h.transport.stats
+        assert stats["stateless_replies"] == 1 and stats["tcp_rejected"] == 1
+        assert stats["parse_errors"] == 1
+        conn.data_received(bad)  # and again, on the same connection
+        assert len(fake.written) == 2 and not fake.closing
+
+    _run(loop, body)
+
+
+def test_stream_bad_response_or_ack_dropped_not_answered(loop: asyncio.AbstractEventLoop) -> None:
+    def body() -> None:
+        h = Harness()
+        conn, fake = h.stream()
+        ack = _TCP_INVITE.replace(b"INVITE", b"ACK").replace(
+            b"Max-Forwards: 70", b"Max-Forwards: x"
+        )
+        response = b"SIP/2.0 200 OK\r\nVia: nonsense\r\nContent-Length: 0\r\n\r\n"
+        conn.data_received(ack + response)
+        assert fake.written == [] and not fake.closing and not h.got
+        assert h.transport.stats["dropped"] == 2 and h.transport.stats["parse_errors"] == 2
+
+    _run(loop, body)
+
+
+@settings(max_examples=FUZZ_EXAMPLES, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, len(_TCP_INVITE) - 1), binary(max_size=8)), max_size=6))
+def test_fuzz_stream_damaged_messages_answered_or_dropped(
+    loop: asyncio.AbstractEventLoop, damage: list[tuple[int, bytes]]
+) -> None:
+    """Damaged requests (head bytes replaced, the framing left as it is)
+    followed by a good one: never an exception; every answer is a well-formed
+    response; the connection stays open and the good request arrives."""
+
+    def body() -> None:
+        h = Harness()
+        conn, fake = h.stream()
+        stream = b""
+        for at, junk in damage:
+            head, _, _ = _TCP_INVITE.partition(b"\r\nContent-Length")
+            at = min(at, len(head))
+            damaged = (
+                head[:at] + junk.replace(b"\r", b"").replace(b"\n", b"") + head[at + len(junk) :]
+            )
+            stream += damaged + b"\r\nContent-Length: 0\r\n\r\n"
+        conn.data_received(stream + _TCP_INVITE)
+        for answer in fake.written:
+            check_answer(answer)
+        assert not fake.closing  # no CR/LF in the damage: the framing always holds
+        assert h.got and bytes(h.got[-1][0]).startswith(b"INVITE ")
+        stats = h.transport.stats
+        assert stats["stateless_replies"] == len(fake.written)
+        # each message delivered, answered or dropped (counted), exactly once
+        assert len(h.got) + stats["stateless_replies"] + stats["dropped"] == len(damage) + 1
         conn.connection_lost(None)
 
     _run(loop, body)

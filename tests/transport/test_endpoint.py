@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sipsec.sip import Response, parse_uri
+from sipsec.sip import Request, Response, parse_message, parse_uri
 from sipsec.transaction import Peer, TimerConfig, TransportErrorOccurred
 from sipsec.transport.endpoint import SipEndpoint
 from sipsec.transport.resolver import Resolver
@@ -496,3 +496,55 @@ async def test_idle_connections_closed_by_the_endpoint_timer(endpoints: list[Sip
         await asyncio.sleep(0.01)
     assert b.transport.stats["idle_closed"] == 1
     assert b.transport.connection_count == 0
+
+
+def _invite(via: Peer, *, size: int) -> Request:
+    """An INVITE whose padding pushes it over 1300 bytes (§18.1.1)."""
+    request = options(via, size=size)
+    request.method = "INVITE"
+    cseq = request.cseq
+    assert cseq is not None
+    request.headers.set("CSeq", f"{cseq.seq} INVITE")
+    request.headers.add("Contact", f"<sip:alice@{via.host}:{via.port}>")
+    return request
+
+
+async def test_ack_for_407_follows_invite_moved_to_tcp(endpoints: list[SipEndpoint]) -> None:
+    """§17.1.1.3: the ACK goes to the same address, port and transport as its
+    INVITE — over TCP when §18.1.1 moved the INVITE there, though the ACK is
+    small and the transaction layer addressed it to the UDP peer."""
+    a, b = SipEndpoint(), SipEndpoint()
+    endpoints += [a, b]
+    la = await a.listen("udp", "127.0.0.1")
+    await a.listen("tcp", "127.0.0.1")
+    lb = await b.listen("udp", "127.0.0.1")
+    await b.listen("tcp", "127.0.0.1", lb.port)
+    seen: list[TraceRecord] = []
+    acked = asyncio.Event()
+
+    def trace(record: TraceRecord) -> None:
+        if record.direction == "in":
+            seen.append(record)
+            if record.data.startswith(b"ACK "):
+                acked.set()
+
+    b.transport.on_trace = trace
+    ta, tb = EchoTU(), EchoTU(status=407)
+    a.attach(ta)
+    b.attach(tb)
+    future = ta.send(_invite(la, size=1500), lb, a.now())
+    a.poke()
+    result = await asyncio.wait_for(future, 5)
+    assert isinstance(result, Response) and result.status == 407
+    await asyncio.wait_for(acked.wait(), 5)
+    invite_in, ack_in = seen
+    assert (invite_in.transport, invite_in.data[:7]) == ("tcp", b"INVITE ")
+    assert ack_in.transport == "tcp"
+    assert ack_in.remote == invite_in.remote  # the same connection
+    ack = parse_message(ack_in.data)
+    assert ack.top_via is not None and ack.top_via.transport == "TCP"
+    invite = parse_message(invite_in.data)
+    assert invite.top_via is not None and ack.top_via.branch == invite.top_via.branch
+    assert a.transport.stats["udp_followed_to_tcp"] == 1
+    assert a.transport.stats.get("udp_out", 0) == 0
+    assert b.transport.stats.get("udp_in", 0) == 0

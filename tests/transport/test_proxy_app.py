@@ -484,3 +484,47 @@ async def test_collector_threshold_raised_while_proxies_run_and_restored_after()
         await first.close(grace=0)
         await untuned.close(grace=0)
     assert gc.get_threshold() == before
+
+
+async def test_udp_only_proxy_listens_on_tcp_too_and_forwards_a_large_invite(
+    closing: list[ProxyServer | SipEndpoint], tmp_path: Path
+) -> None:
+    """RFC 3261 §18: every element implements TCP. A proxy asked for UDP only
+    also listens on TCP at that port, so a 1,307+ byte INVITE (moved to TCP
+    by §18.1.1 at each hop) is forwarded instead of answered 500; the ACK
+    for the 407 follows the INVITE onto TCP (§17.1.1.3)."""
+    db = tmp_path / "atlanta.db"
+    _users(db, "atlanta.example", "alice", "bob")
+    server = await run_proxy(
+        ProxyConfig("atlanta.example"),
+        listen=[("udp", "127.0.0.1", 0)],
+        tls=None,
+        database=str(db),
+        redis_url=None,
+    )
+    closing.append(server)
+    (proxy,) = server.addresses
+    assert server.tcp_beside_udp == [Peer("tcp", "127.0.0.1", proxy.port)]
+    alice = await _ua(closing, "alice", "atlanta.example")
+    bob = await _ua(closing, "bob", "atlanta.example")
+    for ua in (alice, bob):  # user agents implement TCP too, on their UDP port
+        assert ua.address is not None
+        await ua.endpoint.listen("tcp", "127.0.0.1", ua.address.port)
+    assert (await _register(bob, proxy)).status == 200
+    assert alice.address is not None
+    invite = request(
+        "INVITE", "sip:bob@atlanta.example", from_=alice.aor, to="sip:bob@atlanta.example",
+        via=alice.address, contact=alice.contact, call_id=f"big-{alice.address.port}",
+        extra=[("X-Padding", "x" * 1400)],
+    )  # fmt: skip
+    assert len(bytes(invite)) > 1300
+    tid, _ = await alice.authorized(invite, proxy, "pw-alice")
+    incoming = await bob.incoming("INVITE")
+    assert incoming.source.transport == "tcp"
+    bob.reply(incoming, 486)
+    assert (await alice.final(tid)).status == 486
+    stats = server.stats
+    assert stats["udp_moved_to_tcp"] >= 1 and stats.get("send_failures", 0) == 0
+    # The ACKs for the 407 and the 486 followed their INVITEs; nothing of alice's went by UDP.
+    assert alice.endpoint.transport.stats["udp_followed_to_tcp"] == 2
+    assert alice.endpoint.transport.stats.get("udp_out", 0) == 0

@@ -9,9 +9,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sipsec.sip import Request, Response, SipParseError, make_response, parse_message
+from sipsec.sip import (
+    Request,
+    Response,
+    SipParseError,
+    make_response,
+    parse_message,
+    parse_via,
+)
 from sipsec.transaction import Peer
 from sipsec.transport.routing import (
+    MOVED_INVITE_LIFETIME,
+    MOVED_LIFETIME,
+    MovedRequests,
+    SentBys,
     error_response,
     response_destination,
     same_ip,
@@ -208,3 +219,60 @@ def test_error_response_fuzz(junk: bytes, cut: int, status: int) -> None:
         answer = error_response(data, SipParseError("x", status), SOURCE)
         if answer is not None:
             check_answer(answer)
+
+
+# -- MovedRequests: §17.1.1.3 / §9.1 memory of requests moved to TCP ---------------------------
+def _moved_request(method: str, branch: str) -> Request:
+    return Request(
+        method,
+        "sip:bob@biloxi.example",
+        [("Via", f"SIP/2.0/TCP 127.0.0.1:5070;branch={branch}"), ("CSeq", f"1 {method}")],
+    )
+
+
+def test_moved_requests_follow_expire_and_stay_bounded() -> None:
+    udp = Peer("udp", "192.0.2.1", 5060)
+    hop = Peer("tcp", "192.0.2.1", 5060, None, 7)
+    moved = MovedRequests(capacity=3)
+    moved.remember(_moved_request("MESSAGE", "z9hG4bK1"), udp, hop, now=0.0)
+    moved.remember(_moved_request("INVITE", "z9hG4bK2"), udp, hop, now=0.0)
+    ack = _moved_request("ACK", "z9hG4bK2")
+    followed = moved.follow(ack, udp, now=MOVED_LIFETIME + 1)
+    assert followed is not None and followed[0] == hop and followed[1].branch == "z9hG4bK2"
+    assert moved.follow(ack, Peer("udp", "192.0.2.2", 5060), now=1.0) is None  # other address
+    assert moved.follow(_moved_request("ACK", "z9hG4bK9"), udp, now=1.0) is None
+    # non-INVITE: 64*T1; an INVITE waits for Timer C too, and a response refreshes it.
+    assert moved.follow(_moved_request("ACK", "z9hG4bK1"), udp, now=MOVED_LIFETIME + 1) is None
+    assert moved.follow(ack, udp, now=MOVED_INVITE_LIFETIME + 1) is None
+    moved.remember(_moved_request("INVITE", "z9hG4bK3"), udp, hop, now=0.0)
+    moved.refresh("z9hG4bK3", now=MOVED_INVITE_LIFETIME)
+    assert moved.follow(_moved_request("ACK", "z9hG4bK3"), udp, MOVED_INVITE_LIFETIME + 1)
+    for n in range(10, 20):
+        moved.remember(_moved_request("INVITE", f"z9hG4bK{n}"), udp, hop, now=1.0)
+    assert len(moved) == 3  # the oldest forgotten
+    assert moved.follow(_moved_request("ACK", "z9hG4bK19"), udp, now=2.0) is not None
+    assert moved.follow(_moved_request("ACK", "z9hG4bK16"), udp, now=2.0) is None
+    moved.expire(MOVED_INVITE_LIFETIME + 2)
+    assert len(moved) == 0
+
+
+# -- SentBys: §18.1.2 -----------------------------------------------------------------------------
+def test_sent_bys_normalise_and_fail_open_when_full() -> None:
+    sent = SentBys(capacity=2)
+    assert not sent.ours(parse_via("SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa")[0])
+    sent.add(parse_via("SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa")[0])  # no port: 5060
+    sent.add(parse_via("SIP/2.0/TLS [2001:DB8::1];branch=z9hG4bKb")[0])  # TLS: 5061
+    for ours in (
+        "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKc;received=198.51.100.1",
+        "SIP/2.0/TLS [2001:db8:0::1]:5061;branch=z9hG4bKd",
+    ):
+        assert sent.ours(parse_via(ours)[0]), ours
+    for other in (
+        "SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bKe",
+        "SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKf",
+        "SIP/2.0/TCP [2001:db8::1];branch=z9hG4bKg",  # TCP's default is 5060
+    ):
+        assert not sent.ours(parse_via(other)[0]), other
+    sent.add(parse_via("SIP/2.0/UDP host.example:5999;branch=z9hG4bKh")[0])  # the third: full
+    assert sent.overflowed and len(sent) == 0
+    assert sent.ours(parse_via("SIP/2.0/UDP 203.0.113.9:1;branch=z9hG4bKi")[0])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sipsec.sip import Request, Response, make_response, parse_message
-from sipsec.transaction import Peer
+from sipsec.transaction import Peer, build_cancel
 from sipsec.transport.errors import MessageTooLarge, NoListener, TransportFailure
 from sipsec.transport.sip import SipTransport
 
@@ -104,8 +105,17 @@ def test_rfc4475_torture_datagrams(loop: asyncio.AbstractEventLoop, name: str) -
     entry = TORTURE[name]
     h = _run(loop, Harness)
     assert isinstance(h, Harness)
-    h.datagram((VECTORS / entry["file"]).read_bytes())
+    data = (VECTORS / entry["file"]).read_bytes()
+    h.datagram(data)
     if entry["expect"] != "parse-error" or name == "baddate":  # baddate: "or ignore"
+        if data.startswith(b"SIP/"):
+            # §18.1.2: a response to nothing we sent (its sent-by is not ours) is
+            # discarded; once a request went out with that Via, it is delivered.
+            assert not h.got and h.transport.stats["responses_not_ours"] == 1
+            response = parse_message(data)
+            assert response.top_via is not None
+            h.transport.sent_by.add(response.top_via)
+            h.datagram(data)
         assert len(h.got) == 1 and not h.fake.sent
         return
     assert not h.got
@@ -222,3 +232,79 @@ async def test_stream_send_after_close_fails(transports: list[SipTransport]) -> 
     await t.close()
     with pytest.raises(TransportFailure, match="closed"):
         await t.send(options(Peer("tcp", "127.0.0.1", 1)), Peer("tcp", "127.0.0.1", 1))
+
+
+async def test_cancel_follows_invite_moved_to_tcp(transports: list[SipTransport]) -> None:
+    """§9.1: the CANCEL goes where its INVITE went; §18.1.1 moved that INVITE
+    to TCP, so the small CANCEL addressed to the UDP peer follows it onto the
+    same connection, while a request of the same branch to another address
+    does not."""
+    got: list[tuple[Request | Response, Peer]] = []
+    arrived = asyncio.Event()
+
+    def receive(message: Request | Response, peer: Peer) -> None:
+        got.append((message, peer))
+        arrived.set()
+
+    a, b = SipTransport(on_message=lambda m, p: None), SipTransport(on_message=receive)
+    transports += [a, b]
+    la = await a.listen("udp", "127.0.0.1")
+    await a.listen("tcp", "127.0.0.1")
+    lb = await b.listen("udp", "127.0.0.1")
+    await b.listen("tcp", "127.0.0.1", lb.port)
+    invite = options(la, size=1500)
+    invite.method = "INVITE"
+    invite.headers.set("CSeq", "1 INVITE")
+    used = await a.send(invite, lb)
+    assert used.transport == "tcp" and used.connection_id is not None
+    cancel = build_cancel(invite)
+    assert a.try_send(cancel, lb) == used  # the INVITE's connection, no new one
+    while len(got) < 2:
+        arrived.clear()
+        await asyncio.wait_for(arrived.wait(), 5)
+    (first, via_invite), (second, via_cancel) = got
+    assert isinstance(first, Request) and first.method == "INVITE"
+    assert isinstance(second, Request) and second.method == "CANCEL"
+    assert via_cancel == via_invite and via_cancel.transport == "tcp"
+    assert second.top_via is not None and second.top_via.transport == "TCP"
+    assert a.stats["udp_followed_to_tcp"] == 1 and a.stats.get("udp_out", 0) == 0
+    # Another destination is another hop: the branch alone does not move it.
+    other = build_cancel(invite)
+    assert a.try_send(other, Peer("udp", "127.0.0.1", la.port)) == Peer("udp", "127.0.0.1", la.port)
+    assert a.stats["udp_out"] == 1
+
+
+async def test_response_to_a_sent_by_not_ours_is_discarded(
+    transports: list[SipTransport],
+) -> None:
+    """§18.1.2: a response whose top Via sent-by is not one this transport put
+    into a request is silently discarded (and counted); ours is delivered."""
+    got: list[tuple[Request | Response, Peer]] = []
+    arrived = asyncio.Event()
+
+    def receive(message: Request | Response, peer: Peer) -> None:
+        got.append((message, peer))
+        arrived.set()
+
+    t = SipTransport(on_message=receive)
+    transports.append(t)
+    la = await t.listen("udp", "127.0.0.1")
+    loop = asyncio.get_running_loop()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as far:
+        far.bind(("127.0.0.1", 0))
+        far.setblocking(False)
+        request = options(la)
+        await t.send(request, Peer("udp", *far.getsockname()))
+        data = await asyncio.wait_for(loop.sock_recv(far, 65536), 5)
+        sent = parse_message(data)
+        assert isinstance(sent, Request)
+        forged = make_response(sent, 200)
+        forged.headers.set("Via", f"SIP/2.0/UDP 127.0.0.1:{la.port + 1};branch=z9hG4bKforged")
+        answer = make_response(sent, 200)
+        for response in (forged, answer):  # the forged one first: it must not arrive
+            await loop.sock_sendto(far, bytes(response), la.address)
+        await asyncio.wait_for(arrived.wait(), 5)
+    ((message, _),) = got
+    assert isinstance(message, Response) and message.top_via is not None
+    assert message.top_via.branch == request.top_via.branch  # type: ignore[union-attr]
+    assert t.stats["responses_not_ours"] == 1 and t.stats["udp_in"] == 2

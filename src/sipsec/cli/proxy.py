@@ -34,6 +34,7 @@ _KNOWN_KEYS = {
     "domain", "listen", "db", "redis", "cert", "key", "ca_file", "hosts", "algorithms",
     "auth", "record_route", "trusted_domains", "trusted_addresses", "timer_c",
     "require_client_cert", "secret_file", "max_contexts", "max_transactions", "source_rate",
+    "no_tcp",
 }  # fmt: skip
 
 
@@ -137,6 +138,7 @@ def _build(settings: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         raise click.BadParameter("give --db FILE (SQLite) or --redis URL")
     kwargs = {
         "listen": listen,
+        "tcp_beside_udp": not settings.get("no_tcp", False),
         "tls": tls,
         "database": db,
         "redis_url": redis,
@@ -160,6 +162,12 @@ async def _serve(config: Any, kwargs: dict[str, Any]) -> None:
     try:
         addresses = " ".join(str(a) for a in server.addresses)
         click.echo(f"sipsec proxy {config.domain} listening on {addresses}", err=True)
+        for peer in server.tcp_beside_udp:
+            click.echo(
+                f"also listening on {peer}: RFC 3261 §18, every element implements TCP "
+                "(requests over 1300 bytes move to it); --no-tcp turns this off",
+                err=True,
+            )
         await stop.wait()
         click.echo("shutting down", err=True)
     finally:
@@ -186,6 +194,13 @@ async def _serve(config: Any, kwargs: dict[str, Any]) -> None:
 @click.option("--source-rate", type=float, help="Requests/s one source IP may start.")
 @click.option("--no-auth", "no_auth", is_flag=True, help="Challenge nobody (benchmarks).")
 @click.option("--no-record-route", "no_rr", is_flag=True, help="Stay off the dialog path.")
+@click.option(
+    "--no-tcp",
+    "no_tcp",
+    is_flag=True,
+    default=None,
+    help="Do not add a TCP listener beside a UDP-only host (RFC 3261 §18 wants one).",
+)
 @click.option("--secret-file", type=click.Path(dir_okay=False), help="Nonce secret to share.")
 @click.option(
     "--config",

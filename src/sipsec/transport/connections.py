@@ -63,7 +63,13 @@ class StreamOwner(Protocol):
 
     def stream_message(self, conn: StreamConnection, message: Request | Response) -> None: ...
 
-    def stream_error(self, conn: StreamConnection, error: SipParseError) -> None: ...
+    def stream_error(self, conn: StreamConnection, error: SipParseError) -> None:
+        """The framing is lost (the connection closes next)."""
+        ...
+
+    def stream_rejected(self, conn: StreamConnection, data: bytes, error: SipParseError) -> None:
+        """One message, framed soundly, did not parse: ``data`` is its bytes."""
+        ...
 
     def stream_closed(self, conn: StreamConnection) -> None: ...
 
@@ -320,24 +326,31 @@ class StreamConnection(asyncio.Protocol):
     def _feed(self, data: bytes) -> None:
         framer = self._framer
         pings = framer.pings
-        while not self.closed:
-            try:
-                messages = framer.feed(data)
-            except SipParseError as error:
-                self.owner.stream_error(self, error)
-                if framer.broken:
-                    self.close()
-                    return
-                data = b""
-                continue
-            for message in messages:
-                if self.closed:
-                    return
-                self.owner.stream_message(self, message)
-            break
+        owner = self.owner
+        try:
+            messages, rejected = framer.feed_with_errors(data)
+        except SipParseError as error:
+            # The framing is lost (RFC 4475 §3.1.2.3): answer what was skipped
+            # before it, then close.
+            rejected, framer.rejected = framer.rejected, []
+            for chunk, bad in rejected:
+                owner.stream_rejected(self, chunk, bad)
+            owner.stream_error(self, error)
+            self.close()
+            return
+        for message in messages:
+            if self.closed:
+                return
+            owner.stream_message(self, message)
+        # §18.3 with the framing intact: one bad message is answered (by the
+        # owner, on this connection) and the stream goes on.
+        for chunk, bad in rejected:
+            if self.closed:
+                return
+            owner.stream_rejected(self, chunk, bad)
         if framer.pings > pings and not self.closed:
             # RFC 5626 §3.5.1: a double-CRLF "ping" is answered by one CRLF "pong".
-            stats = self.owner.stats
+            stats = owner.stats
             stats["keepalive_pongs"] += framer.pings - pings
             for _ in range(framer.pings - pings):
                 self.send(b"\r\n")

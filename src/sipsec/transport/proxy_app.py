@@ -114,6 +114,7 @@ class ProxyServer:
         self.core = core
         self.endpoint = endpoint
         self.addresses = addresses
+        self.tcp_beside_udp: list[Peer] = []  # added by run_proxy (§18), not asked for
         self._closables = closables
         self._closed = False
         self._tuned_gc = tune_gc
@@ -167,6 +168,7 @@ async def run_proxy(
     authenticate_registers: bool = True,
     use_dns: bool = True,
     tune_gc: bool = True,
+    tcp_beside_udp: bool = True,
 ) -> ProxyServer:
     """Start a proxy for ``config.domain``; see the module docstring.
 
@@ -175,6 +177,12 @@ async def run_proxy(
     branches: share it between processes that serve one domain through
     Redis; a fresh random one otherwise. ``tune_gc``: raise the garbage
     collector's threshold while the proxy runs (see the module docstring).
+    ``tcp_beside_udp``: RFC 3261 §18 — "all SIP elements MUST implement
+    UDP and TCP" — so a UDP listener whose host has no TCP listener gets one
+    on the same port (a free one if the UDP port was chosen with 0 and is
+    taken for TCP); they are in ``ProxyServer.tcp_beside_udp``, not in
+    ``addresses``. Without it a request over 1300 bytes for a UDP hop
+    cannot move to TCP (§18.1.1) and the proxy answers 500.
     """
     if not listen:
         raise ValueError("listen on at least one transport")
@@ -183,13 +191,14 @@ async def run_proxy(
     endpoint = SipEndpoint(tls=tls, resolver=resolver, on_trace=on_trace, on_wire=on_wire)
     try:
         addresses = [await endpoint.listen(t, host, port) for t, host, port in listen]
+        beside = await _tcp_beside_udp(endpoint, listen, addresses) if tcp_beside_udp else []
     except BaseException:
         await endpoint.close()
         for item in closables:
             getattr(item, "close", lambda: None)()
         raise
     local = dict(config.local)
-    for peer in addresses:
+    for peer in addresses + beside:
         configured = local.get(peer.transport)
         if configured is None or configured[1] == 0:
             local[peer.transport] = (peer.host, peer.port)
@@ -205,5 +214,33 @@ async def run_proxy(
         authenticate_registers=authenticate_registers,
     )
     endpoint.attach(core)
-    _log.info("proxy for %s listening on %s", config.domain, ", ".join(str(a) for a in addresses))
-    return ProxyServer(core, endpoint, addresses, closables, tune_gc=tune_gc)
+    _log.info(
+        "proxy for %s listening on %s",
+        config.domain,
+        ", ".join(str(a) for a in addresses + beside),
+    )
+    server = ProxyServer(core, endpoint, addresses, closables, tune_gc=tune_gc)
+    server.tcp_beside_udp = beside
+    return server
+
+
+async def _tcp_beside_udp(
+    endpoint: SipEndpoint,
+    listen: Sequence[tuple[TransportName, str, int]],
+    addresses: list[Peer],
+) -> list[Peer]:
+    """A TCP listener at host:port of every UDP listener whose host has no
+    TCP listener of its own (§18: every element MUST implement TCP)."""
+    hosts_with_tcp = {host for t, host, _ in listen if t == "tcp"}
+    added: list[Peer] = []
+    for (transport, host, port), bound in zip(listen, addresses, strict=True):
+        if transport != "udp" or host in hosts_with_tcp:
+            continue
+        hosts_with_tcp.add(host)
+        try:
+            added.append(await endpoint.listen("tcp", host, bound.port))
+        except OSError:
+            if port != 0:
+                raise  # the operator named this port: a TCP user of it is their problem to see
+            added.append(await endpoint.listen("tcp", host, 0))
+    return added

@@ -25,8 +25,12 @@ from sipsec.transaction import Peer
 
 __all__ = [
     "DEFAULT_PORTS",
+    "MOVED_INVITE_LIFETIME",
+    "MOVED_LIFETIME",
     "UDP_MTU_THRESHOLD",
     "UDP_PAYLOAD_LIMIT",
+    "MovedRequests",
+    "SentBys",
     "error_response",
     "parse_ip",
     "response_destination",
@@ -217,3 +221,136 @@ def error_response(data: bytes, error: SipParseError, source: tuple[str, int]) -
     out += [f"From: {found['From'][0]}", f"To: {to}", f"Call-ID: {found['Call-ID'][0]}"]
     out += [f"CSeq: {found['CSeq'][0]}", "Content-Length: 0"]
     return ("\r\n".join(out) + "\r\n\r\n").encode("utf-8")
+
+
+# -- §17.1.1.3 and §9.1: what follows a request that §18.1.1 moved to TCP ------------------------
+#: 64*T1 with the default T1 (§17.1.1.2): how long a non-INVITE client transaction lives.
+MOVED_LIFETIME = 32.0
+#: An INVITE may wait in Proceeding for Timer C (> 3 min, §16.6 item 11) before
+#: its final response, and the ACK for that response still has to follow it.
+MOVED_INVITE_LIFETIME = 180.0 + MOVED_LIFETIME
+MOVED_CAPACITY = 8192
+
+
+class MovedRequests:
+    """The requests §18.1.1 moved from UDP to TCP, by Via branch.
+
+    RFC 3261 §17.1.1.3: "The ACK MUST be sent to the same address, port, and
+    transport to which the original request was sent"; §9.1: a CANCEL goes to
+    the same destination as its INVITE. The transaction layer above is
+    sans-IO and knows nothing of the move: it addresses the ACK and the
+    CANCEL (both carry the INVITE's top Via, hence its branch) to the UDP
+    peer it chose. The transport remembers each move here, for about the
+    lifetime of the transaction, and sends them after the INVITE.
+
+    Bounded: at most ``capacity`` entries, the oldest forgotten first; an
+    entry expires ``lifetime`` seconds after its request was last sent or a
+    response to it last arrived. ``now`` is passed in (the loop's clock).
+    """
+
+    def __init__(self, *, capacity: int = MOVED_CAPACITY) -> None:
+        self.capacity = capacity
+        # branch -> (UDP destination as the TU named it, the TCP hop used, its Via, expiry)
+        self._moved: dict[str, tuple[tuple[str, int], Peer, Via, float]] = {}
+
+    def __len__(self) -> int:
+        return len(self._moved)
+
+    def remember(self, request: Request, udp: Peer, hop: Peer, now: float) -> None:
+        """``request`` (its top Via already rewritten) went over ``hop``
+        instead of to ``udp``."""
+        via = request.top_via
+        if via is None or not via.branch:
+            return
+        lifetime = MOVED_INVITE_LIFETIME if request.method == "INVITE" else MOVED_LIFETIME
+        moved = self._moved
+        while moved:  # the oldest first: drop the expired ones in passing
+            oldest = next(iter(moved))
+            if moved[oldest][3] >= now:
+                break
+            del moved[oldest]
+        self._moved.pop(via.branch, None)  # re-inserted last: the newest
+        self._moved[via.branch] = (udp.address, hop, via, now + lifetime)
+        while len(self._moved) > self.capacity:
+            del self._moved[next(iter(self._moved))]
+
+    def follow(self, request: Request, udp: Peer, now: float) -> tuple[Peer, Via] | None:
+        """The TCP hop and top Via for an ACK or CANCEL (or a retransmission)
+        of a moved request the TU addressed to ``udp``; None if none moved."""
+        if not self._moved:
+            return None
+        via = request.top_via
+        entry = self._moved.get(via.branch or "") if via is not None else None
+        if entry is None:
+            return None
+        address, hop, moved_via, expiry = entry
+        if expiry < now:
+            del self._moved[moved_via.branch or ""]
+            return None
+        if address != udp.address:
+            return None
+        return hop, moved_via
+
+    def refresh(self, branch: str | None, now: float) -> None:
+        """A response to a moved request arrived: its transaction is alive."""
+        entry = self._moved.get(branch or "")
+        if entry is not None:
+            address, hop, via, expiry = entry
+            self._moved[branch or ""] = (address, hop, via, max(expiry, now + MOVED_LIFETIME))
+
+    def expire(self, now: float) -> None:
+        """Forget the entries past their lifetime."""
+        for branch in [b for b, entry in self._moved.items() if entry[3] < now]:
+            del self._moved[branch]
+
+
+# -- §18.1.2: a client transport keeps only the responses to what it sent ------------------------
+#: Distinct sent-by values remembered; past that the check is off (fail open)
+#: rather than unbounded: an element writes one or two, a load generator a few.
+SENT_BY_CAPACITY = 1024
+
+
+def _sent_by_key(via: Via) -> tuple[str, int]:
+    return _normal_sent_by(via.host, via.port, via.transport)
+
+
+@functools.lru_cache(maxsize=1024)  # every request and response: the same few values
+def _normal_sent_by(host: str, port: int | None, transport: str) -> tuple[str, int]:
+    """``[2001:DB8::1]`` is ``2001:db8::1``; no port is the transport's default."""
+    name = host.strip("[]").lower()
+    ip = parse_ip(name)
+    return (str(ip) if ip is not None else name, port or DEFAULT_PORTS.get(transport.lower(), 5060))
+
+
+class SentBys:
+    """The Via sent-by values this transport has put into requests.
+
+    §18.1.2: "If the value of the 'sent-by' parameter in that header field
+    value does not correspond to a value that the client transport is
+    configured to insert into requests, the response MUST be silently
+    discarded." The cores above write the Via, not the transport, so what
+    it is "configured to insert" is learnt from the requests it sends.
+    """
+
+    def __init__(self, *, capacity: int = SENT_BY_CAPACITY) -> None:
+        self.capacity = capacity
+        self._seen: set[tuple[str, int]] = set()
+        self.overflowed = False
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def add(self, via: Via) -> None:
+        if self.overflowed:
+            return
+        key = _sent_by_key(via)
+        if key not in self._seen:
+            if len(self._seen) >= self.capacity:
+                self.overflowed = True
+                self._seen.clear()
+                return
+            self._seen.add(key)
+
+    def ours(self, via: Via) -> bool:
+        """Whether a response with this top Via answers one of our requests."""
+        return self.overflowed or _sent_by_key(via) in self._seen

@@ -12,8 +12,16 @@ to a :class:`~sipsec.transaction.Peer`:
 - Streams: the connection named by ``peer.connection_id`` if it is alive;
   else an established one to the same address (TLS: one whose certificate
   speaks for ``peer.server_name``); else a new one. Responses follow §18.2.2.
+- The ACK and the CANCEL of a request moved to TCP follow it (§17.1.1.3,
+  §9.1) onto its connection, though the transaction layer addressed them to
+  the UDP peer: :class:`~.routing.MovedRequests` remembers each move by
+  branch for the transaction's lifetime (``udp_followed_to_tcp``).
 - Input that does not parse is answered statelessly (400, 505 …) when the
   headers a response copies can be found, otherwise dropped; both counted.
+  On a stream this holds for a message whose framing is sound (answered on
+  its connection, which stays open); lost framing closes the connection.
+- §18.1.2: a response whose top Via sent-by is none this transport has put
+  into a request is discarded (``responses_not_ours``).
   Nothing a peer sends raises out of this module.
 """
 
@@ -33,8 +41,11 @@ from .connections import Limits, StreamConnection
 from .errors import MessageTooLarge, NoListener, TransportFailure
 from .pool import ConnectionPool
 from .routing import (
+    DEFAULT_PORTS,
     UDP_MTU_THRESHOLD,
     UDP_PAYLOAD_LIMIT,
+    MovedRequests,
+    SentBys,
     error_response,
     parse_ip,
     response_destination,
@@ -99,6 +110,8 @@ class SipTransport:
         self._pool = ConnectionPool(self, self.limits, self.stats, tls)
         self._udp: list[tuple[Peer, _Datagrams]] = []
         self._servers: list[tuple[Peer, asyncio.Server]] = []
+        self._moved = MovedRequests()  # §18.1.1 moves, for the ACK/CANCEL to follow
+        self.sent_by = SentBys()  # §18.1.2: the responses we accept name one of these
         self._closed = False
 
     # -- listening ----------------------------------------------------------------------------
@@ -165,24 +178,34 @@ class SipTransport:
     async def send(self, message: Request | Response, peer: Peer) -> Peer:
         """Send ``message`` to ``peer``; returns the hop actually used (its
         connection_id set for streams). Raises :class:`TransportFailure`."""
-        peer, data = self._prepare(message, peer)
+        peer, data, moved_from = self._prepare(message, peer)
         if peer.transport == "udp":
             return self._send_datagram(data, peer)
         conn = self._pool.existing(peer)
         if conn is None:
             conn = await self._pool.open(peer)
-        return self._send_on(conn, data)
+        used = self._send_on(conn, data)
+        if moved_from is not None and isinstance(message, Request):
+            self._remember_move(message, moved_from, used)
+        return used
 
     def try_send(self, message: Request | Response, peer: Peer) -> Peer | None:
         """:meth:`send` without waiting: None when a connection must be
         opened first (call :meth:`send` then). Raises TransportFailure."""
-        peer, data = self._prepare(message, peer)
+        peer, data, moved_from = self._prepare(message, peer)
         if peer.transport == "udp":
             return self._send_datagram(data, peer)
         conn = self._pool.existing(peer)
-        return None if conn is None else self._send_on(conn, data)
+        if conn is None:
+            return None
+        used = self._send_on(conn, data)
+        if moved_from is not None and isinstance(message, Request):
+            self._remember_move(message, moved_from, used)
+        return used
 
-    def _prepare(self, message: Request | Response, peer: Peer) -> tuple[Peer, bytes]:
+    def _prepare(self, message: Request | Response, peer: Peer) -> tuple[Peer, bytes, Peer | None]:
+        """The hop, the bytes, and the UDP peer the request was moved away
+        from (§18.1.1), if it was."""
         if self._closed:
             raise TransportFailure("the transport is closed")
         if not isinstance(peer, Peer):
@@ -195,15 +218,22 @@ class SipTransport:
             raise TransportFailure(f"unknown transport {peer.transport!r}")
         if parse_ip(peer.host) is None or not 0 < peer.port < 65536:
             raise TransportFailure(f"{peer} is not an IP address and port; resolve it first")
-        data = bytes(message)
-        if (
-            peer.transport == "udp"
-            and isinstance(message, Request)
-            and len(data) > UDP_MTU_THRESHOLD
-        ):
-            peer = self._move_to_tcp(message, peer, len(data))
+        if isinstance(message, Request):
+            via = message.top_via
+            if via is not None:
+                self.sent_by.add(via)
+        if peer.transport == "udp" and isinstance(message, Request):
+            if self._moved:
+                followed = self._follow_move(message, peer)
+                if followed is not None:
+                    return followed, bytes(message), None
             data = bytes(message)
-        return peer, data
+            if len(data) > UDP_MTU_THRESHOLD:
+                moved = self._move_to_tcp(message, peer, len(data))
+                self.sent_by.add(cast(Via, message.top_via))  # now our TCP listener
+                return moved, bytes(message), peer
+            return peer, data, None
+        return peer, bytes(message), None
 
     def _send_on(self, conn: StreamConnection, data: bytes) -> Peer:
         conn.send(data)
@@ -250,14 +280,40 @@ class SipTransport:
                 f"request of {size} bytes is over {UDP_MTU_THRESHOLD} for UDP to {peer} "
                 "(RFC 3261 §18.1.1) and there is no TCP listener to move it to"
             )
+        if self._tcp_via(request, listener.host, listener.port):
+            self.stats["udp_moved_to_tcp"] += 1
+        return Peer("tcp", peer.host, peer.port, peer.server_name)
+
+    @staticmethod
+    def _tcp_via(request: Request, host: str, port: int) -> bool:
+        """Make the top Via say TCP with sent-by ``host:port``, its
+        parameters (the branch) kept; False if it already did."""
         via = request.top_via
         if via is None:
             raise TransportFailure("request without a Via")
-        moved = Via("TCP", via_host(listener.host), listener.port, dict(via.params))
-        if str(moved) != str(via):
-            set_top_via(request, moved)
-            self.stats["udp_moved_to_tcp"] += 1
-        return Peer("tcp", peer.host, peer.port, peer.server_name)
+        moved = Via("TCP", via_host(host), port, dict(via.params))
+        if str(moved) == str(via):
+            return False
+        set_top_via(request, moved)
+        return True
+
+    def _remember_move(self, request: Request, udp: Peer, used: Peer) -> None:
+        self._moved.remember(request, udp, used, asyncio.get_running_loop().time())
+
+    def _follow_move(self, request: Request, udp: Peer) -> Peer | None:
+        """§17.1.1.3 and §9.1: the ACK and the CANCEL of a request moved to
+        TCP go where it went — the same connection while it lives, else the
+        same address over TCP — with the Via it carried, whatever their own
+        size. The sans-IO transaction layer addressed them to ``udp``."""
+        now = asyncio.get_running_loop().time()
+        followed = self._moved.follow(request, udp, now)
+        if followed is None:
+            return None
+        hop, via = followed
+        self._tcp_via(request, via.host.strip("[]"), via.port or DEFAULT_PORTS["tcp"])
+        self._moved.refresh(via.branch, now)
+        self.stats["udp_followed_to_tcp"] += 1
+        return hop
 
     # -- receiving ----------------------------------------------------------------------------
     def datagram_received(self, sock: _Datagrams, data: bytes, source: tuple[str, int]) -> None:
@@ -307,12 +363,41 @@ class SipTransport:
             alias = via_alias(message)
             if alias is not None and (conn.transport_name == "tcp" or conn.tls_peer is not None):
                 conn.aliases.add(alias)
+        elif self._moved:
+            try:
+                via = message.top_via
+            except SipParseError:
+                via = None
+            if via is not None:  # an answer to a moved INVITE: its ACK may still come
+                self._moved.refresh(via.branch, asyncio.get_running_loop().time())
         self._deliver(message, conn.as_peer(), conn)
 
     def stream_error(self, conn: StreamConnection, error: SipParseError) -> None:
         self.stats["parse_errors"] += 1
         self.stats["dropped"] += 1
-        _log.debug("bad message from %s: %s", conn.remote_text, error.reason)
+        _log.debug("framing lost with %s: %s", conn.remote_text, error.reason)
+
+    def stream_rejected(self, conn: StreamConnection, data: bytes, error: SipParseError) -> None:
+        """A message on a stream that did not parse, its framing intact: a
+        request is answered statelessly on the same connection with the
+        parser's status (§18.3, RFC 4475 §3.1.2), as a datagram would be;
+        a response, an ACK or one without the headers to copy is dropped."""
+        self.stats["parse_errors"] += 1
+        self.stats[f"{conn.transport_name}_rejected"] += 1
+        answer = error_response(data, error, conn.remote)
+        if answer is None:
+            self.stats["dropped"] += 1
+            _log.debug("bad message from %s: %s", conn.remote_text, error.reason)
+            return
+        try:
+            conn.send(answer)
+        except TransportFailure:  # closed meanwhile, or the peer stopped reading
+            self.stats["dropped"] += 1
+            return
+        self.stats["stateless_replies"] += 1
+        self._trace(
+            "out", conn.transport_name, conn.local, conn.remote, answer, tls_peer=conn.tls_peer
+        )
 
     def stream_closed(self, conn: StreamConnection) -> None:
         self._pool.remove(conn)
@@ -329,6 +414,10 @@ class SipTransport:
                 return
         elif not message.vias:
             self.stats["dropped"] += 1
+            return
+        elif not self.sent_by.ours(message.vias[0]):
+            # §18.1.2: not an answer to anything we sent; silently discarded.
+            self.stats["responses_not_ours"] += 1
             return
         try:
             self.on_message(message, peer)
