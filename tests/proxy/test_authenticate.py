@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from sipsec.auth import DigestClient, Retry
+from sipsec.errors import LocalProtocolError
 from sipsec.proxy import MemoryCredentialStore, ProxyConfig, make_credential
 from sipsec.proxy.authenticate import DomainAuthenticator
-from sipsec.sip import Request, parse_message
+from sipsec.sip import AuthCredentials, Request, SipParseError, parse_message
 
 from ._e3_harness import SECRET, request
 
@@ -78,3 +83,106 @@ def test_malformed_credentials_are_400() -> None:
 
 def test_repr_shows_no_secret() -> None:
     assert "0123456789" not in repr(_auth())
+
+
+# -- RFC 3261 §22.3: our realm's credentials are consumed, never another's ----------
+
+BILOXI_CRED = (
+    'Digest username="alice", realm="biloxi.example", nonce="bn", uri="sip:bob@biloxi.example",'
+    ' response="0123456789abcdef0123456789abcdef"'
+)
+OTHER_SCHEME = "Foo token68value"
+
+
+def _with_other_realms(auth: DomainAuthenticator, password: str) -> Request:
+    req = _answered(auth, password)
+    # Ours first, as the UA added them; then a downstream proxy's, in order.
+    req.headers.add("Proxy-Authorization", BILOXI_CRED)
+    req.headers.add("Proxy-Authorization", OTHER_SCHEME)
+    return req
+
+
+def test_verified_credentials_for_our_realm_are_consumed_others_kept_in_order() -> None:
+    auth = _auth()
+    req = _with_other_realms(auth, "pw")
+    assert auth.check(req, "proxy", 1001.0, "h").username == "alice"
+    assert req.headers.get_lines("Proxy-Authorization") == [BILOXI_CRED, OTHER_SCHEME]
+    # The request as serialized (what §16.6 copies and sends) agrees.
+    again = parse_message(bytes(req))
+    assert isinstance(again, Request)
+    realms = [v.params.get("realm") for v in again.proxy_authorization]
+    assert realms == ["biloxi.example", None]
+
+
+def test_failed_or_stale_credentials_are_not_consumed() -> None:
+    auth = _auth()
+    wrong = _with_other_realms(auth, "nope")
+    before = wrong.headers.get_lines("Proxy-Authorization")
+    assert auth.check(wrong, "proxy", 1001.0, "h").status == 407
+    assert wrong.headers.get_lines("Proxy-Authorization") == before
+    stale = _with_other_realms(auth, "pw")
+    before = stale.headers.get_lines("Proxy-Authorization")
+    assert auth.check(stale, "proxy", 1000.0 + 10_000, "h").status == 407
+    assert stale.headers.get_lines("Proxy-Authorization") == before
+
+
+def test_registrar_credentials_are_not_touched() -> None:
+    auth = _auth()
+    req = _answered(auth, "pw", kind="www")
+    req.headers.add("Proxy-Authorization", BILOXI_CRED)
+    lines = req.headers.get_lines("Authorization")
+    assert auth.check(req, "www", 1001.0, "h").username == "alice"
+    assert req.headers.get_lines("Authorization") == lines
+    assert req.headers.get_lines("Proxy-Authorization") == [BILOXI_CRED]
+
+
+def test_consume_takes_every_value_of_our_realm_and_only_those() -> None:
+    auth = _auth()
+    ours = 'Digest username="a", realm="atlanta.example", nonce="n", uri="sip:x", response="r"'
+    upper = 'digest Realm="atlanta.example", username="a"'
+    near = 'Digest realm="Atlanta.example", username="a"'  # realms compare exactly
+    req = request(
+        "INVITE",
+        "sip:bob@biloxi.example",
+        extra=[("Proxy-Authorization", v) for v in (ours, BILOXI_CRED, upper, near)],
+    )
+    assert auth.consume(req) == 2
+    assert req.headers.get_lines("Proxy-Authorization") == [BILOXI_CRED, near]
+    assert auth.consume(req) == 0
+
+
+_LINES = st.lists(
+    st.one_of(
+        st.sampled_from([BILOXI_CRED, OTHER_SCHEME, 'Digest realm="atlanta.example"']),
+        st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=60),
+    ),
+    max_size=5,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(lines=_LINES)
+def test_consume_on_any_header_keeps_every_foreign_value_or_raises_a_parse_error(
+    lines: list[str],
+) -> None:
+    auth = _auth()
+    req = request("INVITE", "sip:bob@biloxi.example")
+    try:
+        for line in lines:
+            req.headers.add("Proxy-Authorization", line)
+    except LocalProtocolError:
+        return  # not a header we could have received either
+    lines = req.headers.get_lines("Proxy-Authorization")
+    try:
+        values = [AuthCredentials.parse(line) for line in lines]
+    except SipParseError:
+        with pytest.raises(SipParseError):
+            auth.consume(req)
+        return
+    foreign = [
+        line
+        for line, value in zip(lines, values, strict=True)
+        if not (value.is_digest and value.params.get("realm") == "atlanta.example")
+    ]
+    assert auth.consume(req) == len(lines) - len(foreign)
+    assert req.headers.get_lines("Proxy-Authorization") == foreign

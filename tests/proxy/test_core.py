@@ -64,7 +64,7 @@ def test_call_through_the_proxy_records_route_and_forwards_2xx() -> None:
     assert out.max_forwards == 69  # §16.6 step 3
     assert len(out.vias) == 2 and out.vias[0].host == "192.0.2.1"  # step 8
     assert out.headers.get_all("record-route") == ["<sip:192.0.2.1:5060;lr>"]  # step 4
-    assert out.headers.get("Proxy-Authorization") is not None
+    assert out.headers.get("Proxy-Authorization") is None  # §22.3: ours consumed
     net.deliver(answer(out, 180), BOB)
     net.deliver(answer(out, 200, contact=f"<sip:bob@{BOB.host}:{BOB.port}>"), BOB)
     up = _responses(net.to(ALICE))

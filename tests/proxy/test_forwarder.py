@@ -4,10 +4,11 @@ and the request kept for the response context is never touched."""
 
 from __future__ import annotations
 
+from sipsec.auth import DigestClient
 from sipsec.sip import Request, Response
 from sipsec.transaction import Peer
 
-from ._e3_harness import ALICE, BOB, BOB2, answer, make_net, request
+from ._e3_harness import ALICE, BOB, BOB2, answer, authorize, make_net, request
 
 FOREIGN = "biloxi.example"
 
@@ -82,3 +83,31 @@ def test_failover_peer_order_is_kept() -> None:
     assert seen == [BOB, BOB2, third]
     finals = [m for m in net.to(ALICE) if isinstance(m, Response) and m.status >= 200]
     assert [m.status for m in finals] == [500]  # our 503 becomes 500 (§16.7 step 6)
+
+
+def test_every_copy_sent_downstream_lacks_our_realms_credentials_but_keeps_others() -> None:
+    """RFC 3261 §22.3: once verified, atlanta's Proxy-Authorization is consumed;
+    biloxi's goes on, on the first copy and on the failover copy alike."""
+    net = make_net(hosts={FOREIGN: [BOB, BOB2]})
+    downstream = (
+        'Digest username="alice", realm="biloxi.example", nonce="bn", '
+        'uri="sip:bob@biloxi.example", response="0123456789abcdef"'
+    )
+    invite = request(
+        "INVITE", f"sip:bob@{FOREIGN}", to=f"sip:bob@{FOREIGN}",
+        contact=f"<sip:alice@{ALICE.host}:{ALICE.port}>",
+        extra=[("Proxy-Authorization", downstream)],
+    )  # fmt: skip
+    sent = authorize(net, invite, ALICE, DigestClient("alice", "secret-a"), status=407)
+    realms = [v.params.get("realm") for v in sent.proxy_authorization]
+    assert realms == ["biloxi.example", "atlanta.example"]  # the UA sent both
+    first = [s for s in net.take() if isinstance(s.message, Request)]
+    assert [s.destination for s in first] == [BOB]
+    tid = next(iter(net.core.forwarder._clients))
+    net.core.layer.handle_transport_error(tid, net.now, "ICMP unreachable")
+    net.pump()
+    second = [s for s in net.take() if isinstance(s.message, Request)]
+    assert [s.destination for s in second] == [BOB2]
+    for copy in (first[0].message, second[0].message):
+        assert isinstance(copy, Request)
+        assert copy.headers.get_lines("Proxy-Authorization") == [downstream]

@@ -528,3 +528,101 @@ async def test_udp_only_proxy_listens_on_tcp_too_and_forwards_a_large_invite(
     # The ACKs for the 407 and the 486 followed their INVITEs; nothing of alice's went by UDP.
     assert alice.endpoint.transport.stats["udp_followed_to_tcp"] == 2
     assert alice.endpoint.transport.stats.get("udp_out", 0) == 0
+
+
+async def test_a_register_replayed_to_a_sibling_proxy_on_one_redis_is_challenged(
+    closing: list[ProxyServer | SipEndpoint], redis_url: str
+) -> None:
+    """Nonce counts live in Redis: (nonce, nc) accepted by A is a replay at B."""
+    from sipsec.proxy import RedisCredentialStore
+
+    store = RedisCredentialStore(redis_url)
+    store.put(make_credential("alice", "atlanta.example", "pw-alice"))
+    store.close()
+    servers = []
+    for _ in range(2):
+        server = await run_proxy(
+            ProxyConfig("atlanta.example"),
+            listen=[("udp", "127.0.0.1", 0)],
+            tls=None,
+            database=None,
+            redis_url=redis_url,
+            secret=b"shared-secret-of-atlanta-example",
+        )
+        closing.append(server)
+        servers.append(server)
+    a, b = (s.addresses[0] for s in servers)
+    alice = await _ua(closing, "alice", "atlanta.example")
+    assert alice.address is not None
+    req = request(
+        "REGISTER", "sip:atlanta.example", from_=alice.aor, to=alice.aor, via=alice.address,
+        contact=alice.contact, call_id="reg-replay",
+    )  # fmt: skip
+    tid, sent = await alice.authorized(req, a, "pw-alice")
+    assert (await alice.final(tid)).status == 200
+    # The attacker's copy: the same credentials, a new branch and the next
+    # CSeq (Digest does not cover it), which B's registrar would accept.
+    replay = retried(sent)
+    assert replay.headers.get_lines("Authorization") == sent.headers.get_lines("Authorization")
+    refused = await alice.final(alice.send(replay, b))
+    assert refused.status == 401
+    assert any("stale=true" in v for v in refused.headers.get_lines("WWW-Authenticate"))
+    # B saw a valid nonce (the secret is shared) and refused it as a replay.
+    assert [r.detail for r in servers[1].core.log if r.status == 401][-1] == "replayed nonce"
+    # A fresh nonce from B works at B: the shared secret validates it there.
+    again = request(
+        "REGISTER", "sip:atlanta.example", from_=alice.aor, to=alice.aor, via=alice.address,
+        contact=alice.contact, call_id="reg-replay", cseq=5,
+    )  # fmt: skip
+    tid, _ = await alice.authorized(again, b, "pw-alice")
+    assert (await alice.final(tid)).status == 200
+
+
+async def test_a_forwarded_invite_carries_no_credentials_for_our_realm(
+    closing: list[ProxyServer | SipEndpoint], tmp_path: Path
+) -> None:
+    """RFC 3261 §22.3 over the wire: the proxy consumes atlanta's credentials
+    and passes a downstream realm's on untouched."""
+    db = tmp_path / "atlanta.db"
+    _users(db, "atlanta.example", "alice", "bob")
+    proxy = await run_proxy(
+        ProxyConfig("atlanta.example"),
+        listen=[("udp", "127.0.0.1", 0)],
+        tls=None,
+        database=str(db),
+        redis_url=None,
+    )
+    closing.append(proxy)
+    server = proxy.addresses[0]
+    alice = await _ua(closing, "alice", "atlanta.example")
+    bob = await _ua(closing, "bob", "atlanta.example")
+    assert alice.address is not None
+    assert (await _register(bob, server)).status == 200
+    downstream = (
+        'Digest username="alice", realm="biloxi.example", nonce="x", uri="sip:b", response="y"'
+    )
+    invite = request(
+        "INVITE", "sip:bob@atlanta.example", from_=alice.aor, to="sip:bob@atlanta.example",
+        via=alice.address, contact=alice.contact, call_id="consume",
+        extra=[("Proxy-Authorization", downstream)],
+    )  # fmt: skip
+    tid, sent = await alice.authorized(invite, server, "pw-alice")
+    assert len(sent.headers.get_lines("Proxy-Authorization")) == 2  # ours and biloxi's
+    incoming = await bob.incoming("INVITE")
+    assert incoming.request.headers.get_lines("Proxy-Authorization") == [downstream]
+    bob.reply(incoming, 486)
+    assert (await alice.final(tid)).status == 486
+
+
+async def test_redis_without_a_shared_secret_is_warned_about(
+    closing: list[ProxyServer | SipEndpoint], redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await run_proxy(
+        ProxyConfig("atlanta.example"),
+        listen=[("udp", "127.0.0.1", 0)],
+        tls=None,
+        database=None,
+        redis_url=redis_url,
+    )
+    closing.append(server)
+    assert any("shared secret" in r.getMessage() for r in caplog.records)

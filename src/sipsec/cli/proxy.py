@@ -182,7 +182,11 @@ async def _serve(config: Any, kwargs: dict[str, Any]) -> None:
     "--listen", "listen", multiple=True, metavar="T:HOST:PORT", help="udp|tcp|tls:host:port"
 )
 @click.option("--db", type=click.Path(dir_okay=False), help="SQLite store (users, bindings).")
-@click.option("--redis", help="redis://host:port/db: shared store instead of SQLite.")
+@click.option(
+    "--redis",
+    help="redis://host:port/db: shared store (and nonce counts) instead of SQLite; "
+    "processes sharing one Redis must share --secret-file.",
+)
 @click.option("--cert", type=click.Path(exists=True, dir_okay=False), help="TLS chain (PEM).")
 @click.option("--key", type=click.Path(exists=True, dir_okay=False), help="TLS key (PEM).")
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="Trust anchors.")
@@ -201,7 +205,11 @@ async def _serve(config: Any, kwargs: dict[str, Any]) -> None:
     default=None,
     help="Do not add a TCP listener beside a UDP-only host (RFC 3261 §18 wants one).",
 )
-@click.option("--secret-file", type=click.Path(dir_okay=False), help="Nonce secret to share.")
+@click.option(
+    "--secret-file",
+    type=click.Path(dir_okay=False),
+    help="Nonce secret (16+ bytes); every process sharing one --redis must use the same.",
+)
 @click.option(
     "--config",
     "config_file",

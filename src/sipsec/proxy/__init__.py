@@ -28,7 +28,9 @@ Modules: ``config``, ``core`` (front door), ``validate`` (§16.3, loop key),
 The location service and the credential store each sit behind one small
 interface (:class:`LocationStore`, :class:`CredentialStore`) with three
 backends: in memory (tests), SQLite (the embedded default, survives
-restarts) and Redis (scale-out: several proxy processes share one view).
+restarts) and Redis (scale-out: several proxy processes share one view;
+:class:`RedisNonceCounts` shares Digest nonce counts too, so a replay to a
+sibling process is caught — the processes must share the nonce secret).
 The Redis backends are imported on first use, so ``redis`` is needed only by
 those who use them.
 """
@@ -72,6 +74,7 @@ from sipsec.proxy.store_sqlite import SqliteDatabase
 if TYPE_CHECKING:
     from sipsec.proxy.credentials_redis import RedisCredentialStore
     from sipsec.proxy.location_redis import RedisLocationStore
+    from sipsec.proxy.nonce_redis import RedisNonceCounts
 
 __all__ = [
     "ALGORITHMS",
@@ -92,6 +95,7 @@ __all__ = [
     "ProxyCore",
     "RedisCredentialStore",
     "RedisLocationStore",
+    "RedisNonceCounts",
     "RegisterUpdate",
     "SqliteCredentialStore",
     "SqliteDatabase",
@@ -108,6 +112,7 @@ __all__ = [
 _LAZY = {
     "RedisCredentialStore": "sipsec.proxy.credentials_redis",
     "RedisLocationStore": "sipsec.proxy.location_redis",
+    "RedisNonceCounts": "sipsec.proxy.nonce_redis",
 }
 
 

@@ -9,6 +9,20 @@ says a server "SHOULD" challenge again when credentials fail, a 403 after
 the retry would tell a client apart only by how many times it tried, and
 the failure limiter (per source and per user) is what stops guessing:
 it answers 403 + Retry-After to both alike once a bucket is empty.
+
+Credentials for our realm are consumed once verified (RFC 3261 §22.3): a
+successful ``check(..., "proxy", ...)`` removes every Proxy-Authorization
+value whose realm is ours from the request, so the copies forwarded
+downstream (§16.6 step 1 copies this request) do not carry a response hash
+no one downstream may use. §22.3: a value "MUST NOT be consumed by any
+proxy whose realm does not match the 'realm' parameter specified in that
+value", so values for other realms (the next domain's proxy) and values of
+other schemes stay, in their order. A failed check removes nothing: the
+request is answered, not forwarded.
+
+``nonce_counts`` shares replay detection between processes serving one
+domain (:class:`sipsec.proxy.nonce_redis.RedisNonceCounts`); the default
+is the in-process table.
 """
 
 from __future__ import annotations
@@ -25,6 +39,7 @@ from sipsec.auth import (
     FailureLimiter,
     MalformedCredentials,
     NoCredentials,
+    NonceCountStore,
     RateLimited,
     ReplayedNonce,
     SchemeRefused,
@@ -33,7 +48,7 @@ from sipsec.auth import (
 from sipsec.proxy.config import ProxyConfig
 from sipsec.proxy.credentials import CredentialStore, ha1_lookup
 from sipsec.proxy.store import StoreError
-from sipsec.sip import Request, SipParseError
+from sipsec.sip import AuthCredentials, Request, SipParseError
 
 __all__ = ["AuthOutcome", "DomainAuthenticator", "Kind"]
 
@@ -66,6 +81,7 @@ class DomainAuthenticator:
         random: Callable[[int], bytes] = os.urandom,
         source_limiter: FailureLimiter | None = None,
         user_limiter: FailureLimiter | None = None,
+        nonce_counts: NonceCountStore | None = None,
     ) -> None:
         self.realm = config.domain
         self._server = DigestServer(
@@ -77,6 +93,7 @@ class DomainAuthenticator:
             nonce_lifetime=config.nonce_lifetime,
             source_limiter=source_limiter,
             user_limiter=user_limiter,
+            nonce_counts=nonce_counts,
             random=random,
         )
 
@@ -85,7 +102,8 @@ class DomainAuthenticator:
 
     def check(self, request: Request, kind: Kind, wall: float, source: str) -> AuthOutcome:
         """Authenticate ``request``; ``wall`` is wall-clock seconds (nonces
-        outlive a process), ``source`` the client's IP (rate limiting)."""
+        outlive a process), ``source`` the client's IP (rate limiting).
+        Verified ``proxy`` credentials are consumed (the module docstring)."""
         try:
             headers = request.authorization if kind == "www" else request.proxy_authorization
         except SipParseError as exc:
@@ -102,6 +120,8 @@ class DomainAuthenticator:
         except StoreError as exc:
             return AuthOutcome(None, 500, "Server Internal Error", detail=str(exc))
         if isinstance(result, Authenticated):
+            if kind == "proxy":
+                self.consume(request)
             info = ", ".join(f"{k}={v}" for k, v in result.authentication_info.items())
             extra = (("Authentication-Info", info),) if info else ()
             return AuthOutcome(result.username, headers=extra, detail="ok")
@@ -122,6 +142,29 @@ class DomainAuthenticator:
         else:
             detail = "stale" if isinstance(result, StaleNonce) else "replayed nonce"
         return self.challenge(kind, wall, stale=stale, detail=detail)
+
+    def consume(self, request: Request) -> int:
+        """Remove the Proxy-Authorization values for our realm (RFC 3261
+        §22.3), keeping every other value in order; returns how many went.
+
+        Raises :class:`SipParseError` if a value does not parse (``check``
+        has parsed them all before it calls this).
+        """
+        lines = request.headers.get_lines("Proxy-Authorization")
+        values = request.proxy_authorization
+        kept = [line for line, value in zip(lines, values, strict=True) if not self._ours(value)]
+        if len(kept) == len(lines):
+            return 0
+        request.headers.remove("Proxy-Authorization")
+        for line in kept:
+            request.headers.add("Proxy-Authorization", line)
+        return len(lines) - len(kept)
+
+    def _ours(self, value: AuthCredentials) -> bool:
+        # The realm test DigestServer.authenticate uses to pick our value:
+        # Digest, realm parameter (name case-insensitive) equal to ours.
+        realm = next((v for k, v in value.params.items() if k.lower() == "realm"), None)
+        return value.is_digest and realm == self.realm
 
     def challenge(self, kind: Kind, wall: float, *, stale: bool, detail: str) -> AuthOutcome:
         """A 401 (WWW-Authenticate) or 407 (Proxy-Authenticate): one header

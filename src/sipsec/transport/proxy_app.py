@@ -32,6 +32,7 @@ import os
 import time
 from collections.abc import Sequence
 
+from sipsec.auth import NonceCountStore
 from sipsec.proxy import (
     CredentialStore,
     LocationStore,
@@ -41,6 +42,7 @@ from sipsec.proxy import (
     SqliteDatabase,
     SqliteLocationStore,
 )
+from sipsec.proxy.authenticate import DomainAuthenticator
 from sipsec.transaction import Peer, TransportName
 
 from .endpoint import SipEndpoint
@@ -48,7 +50,7 @@ from .resolver import Resolver
 from .tls import TlsSettings
 from .trace import TraceCallback, WireCallback
 
-__all__ = ["ProxyServer", "open_stores", "run_proxy"]
+__all__ = ["ProxyServer", "open_nonce_counts", "open_stores", "run_proxy"]
 
 _log = logging.getLogger("sipsec.proxy")
 _GRACE = 2.0  # seconds transactions in flight get at shutdown
@@ -97,6 +99,17 @@ def open_stores(
         return location, credentials, [location, credentials]
     db = SqliteDatabase(database if database is not None else ":memory:")
     return SqliteLocationStore(db), SqliteCredentialStore(db), [db]
+
+
+def open_nonce_counts(redis_url: str | None, lifetime: float) -> NonceCountStore | None:
+    """Nonce counts in Redis when several processes share the domain there
+    (a replay sent to a sibling process is caught); None: the core's own
+    in-process table."""
+    if redis_url is None:
+        return None
+    from sipsec.proxy.nonce_redis import RedisNonceCounts
+
+    return RedisNonceCounts(redis_url, lifetime=lifetime)
 
 
 class ProxyServer:
@@ -175,8 +188,11 @@ async def run_proxy(
     ``config.local`` is filled from the bound addresses for the transports
     it does not name (port 0 picks a free port). ``secret`` keys nonces and
     branches: share it between processes that serve one domain through
-    Redis; a fresh random one otherwise. ``tune_gc``: raise the garbage
-    collector's threshold while the proxy runs (see the module docstring).
+    Redis; a fresh random one otherwise. With ``redis_url`` the nonce
+    counts live in Redis too (:class:`sipsec.proxy.nonce_redis.RedisNonceCounts`),
+    so a (nonce, nc) accepted by one process is a replay to every other.
+    ``tune_gc``: raise the garbage collector's threshold while the proxy
+    runs (see the module docstring).
     ``tcp_beside_udp``: RFC 3261 §18 — "all SIP elements MUST implement
     UDP and TCP" — so a UDP listener whose host has no TCP listener gets one
     on the same port (a free one if the UDP port was chosen with 0 and is
@@ -186,7 +202,19 @@ async def run_proxy(
     """
     if not listen:
         raise ValueError("listen on at least one transport")
+    if redis_url is not None and secret is None:
+        # Nonces are HMACs under the secret: a random one per process means a
+        # nonce this process mints fails in every sibling on the same Redis.
+        _log.warning("Redis store without a shared secret: nonces will not validate elsewhere")
     location, credentials, closables = open_stores(database, redis_url)
+    try:
+        nonce_counts = open_nonce_counts(redis_url, config.nonce_lifetime)
+    except BaseException:
+        for item in closables:
+            getattr(item, "close", lambda: None)()
+        raise
+    if nonce_counts is not None:
+        closables.append(nonce_counts)
     resolver = Resolver(config.hosts, use_dns=use_dns)
     endpoint = SipEndpoint(tls=tls, resolver=resolver, on_trace=on_trace, on_wire=on_wire)
     try:
@@ -204,15 +232,20 @@ async def run_proxy(
             local[peer.transport] = (peer.host, peer.port)
     config = dataclasses.replace(config, local=local)
     loop = asyncio.get_running_loop()
+    core_secret = secret if secret is not None else os.urandom(32)
     offset = time.time() - loop.time()  # monotonic -> wall clock, for stores and nonces
     core = ProxyCore(
         config,
         location,
         credentials,
-        secret=secret if secret is not None else os.urandom(32),
+        secret=core_secret,
         wall=lambda now: now + offset,
         authenticate_registers=authenticate_registers,
     )
+    if nonce_counts is not None:
+        # ProxyCore builds its authenticator with the in-process table; the
+        # shared one replaces it before the first request can arrive.
+        core.auth = DomainAuthenticator(config, credentials, core_secret, nonce_counts=nonce_counts)
     endpoint.attach(core)
     _log.info(
         "proxy for %s listening on %s",
