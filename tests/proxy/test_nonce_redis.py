@@ -81,13 +81,16 @@ def test_keys_expire_with_their_nonce(open_counts: Opener, redis_url: str) -> No
     client = redis.Redis.from_url(redis_url)
     try:
         keys = {k.decode(): client.pttl(k) for k in client.scan_iter(match="test-*:nc:*")}
-        old = next(v for k, v in keys.items() if k.endswith(":nc:old"))
         new = next(v for k, v in keys.items() if k.endswith(":nc:new"))
-        assert 0 < old <= 50  # bounded: the key goes when the nonce does
-        assert (LIFETIME - 1 - 1) * 1000 < new <= (LIFETIME - 1) * 1000
+        # Bounded: the key goes when the nonce does. On a loaded machine it may
+        # already be gone (absent from the scan, or pttl -2) — never longer.
+        old = [v for k, v in keys.items() if k.endswith(":nc:old")]
+        assert all(v <= 50 for v in old)
+        assert 0 < new <= (LIFETIME - 1) * 1000
         # Wait for Redis to expire it: bounded by tries, asserting no timing.
-        for _ in range(200):
-            if client.exists(next(k for k in keys if k.endswith(":nc:old"))) == 0:
+        old_keys = [k for k in keys if k.endswith(":nc:old")]
+        for _ in range(500):
+            if not old_keys or client.exists(*old_keys) == 0:
                 break
             time.sleep(0.01)
         assert len(store) == 1
