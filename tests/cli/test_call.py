@@ -183,3 +183,23 @@ def test_verbose_trace_over_tls_shows_messages_without_keys(
     assert "keys SDES over TLS" in alice.stdout.decode()
     code, _, bob_err = finish(bob)
     assert code == 0, bob_err
+
+
+def test_sdes_to_a_sip_target_over_tls_needs_sips_or_the_explicit_opt_in(pki: Path) -> None:
+    """TLS to the first hop is not TLS to the callee (RFC 3261 §26.2.2)."""
+    assert "--allow-sdes-over-first-hop-tls" in run("call", "--help").output
+    result = run(
+        "call", "sip:bob@biloxi.example;transport=tls", "--as", "sips:alice@atlanta.example",
+        "--host", "biloxi.example=tls:127.0.0.1:9", "--ca-file", str(pki / "ca.pem"),
+        "--timeout", "1",
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "not sips:" in result.output and "--allow-sdes-over-first-hop-tls" in result.output
+    opted_in = run(
+        "call", "sip:bob@biloxi.example;transport=tls", "--as", "sips:alice@atlanta.example",
+        "--host", "biloxi.example=tls:127.0.0.1:9", "--ca-file", str(pki / "ca.pem"),
+        "--timeout", "1", "--allow-sdes-over-first-hop-tls",
+    )  # fmt: skip
+    # The offer goes out; nobody listens on port 9, so the call fails on the network.
+    assert opted_in.exit_code not in (0, 2), opted_in.output
+    assert "refusing to send the offer" not in opted_in.output

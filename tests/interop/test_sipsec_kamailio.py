@@ -153,9 +153,12 @@ def test_sipsec_calls_baresip_through_kamailio(
     bob.wait_registered()
     tone = write_tone(tmp_path / "alice.wav", 3.0, frequency=1000.0)
 
+    # SDES over TLS needs TLS on every hop, which only a sips: target asks
+    # of the proxies (RFC 3261 §26.2.2).
+    target = "sips:bob@biloxi.example" if secure else "sip:bob@biloxi.example"
     run = run_sipsec(
         "call",
-        "sip:bob@biloxi.example",
+        target,
         "--as",
         ALICE,
         *proxy_args(kamailio, pki, transport),
@@ -188,7 +191,7 @@ def test_sipsec_calls_baresip_through_kamailio(
     # Kamailio challenged the INVITE (407) and relayed the retry; bob saw the
     # call established and closed by sipsec's BYE.
     invites = [(r.uri, r.transport) for r in kamailio.requests("INVITE")]
-    assert invites == [("sip:bob@biloxi.example", transport)] * 2
+    assert invites == [(target, transport)] * 2
     assert "SIP/2.0 407" in run.stderr
     bob.control.wait_event("CALL_ESTABLISHED", 5)
     bob.control.wait_event("CALL_CLOSED", 5)

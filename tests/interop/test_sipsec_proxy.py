@@ -160,7 +160,7 @@ def test_sipsec_ua_calls_baresip_through_sipsec_proxy_and_kamailio(
     cert, key = pki.user(f"sip:alice@{ATLANTA}")
     run = run_sipsec(
         "call",
-        "sip:bob@biloxi.example",
+        "sips:bob@biloxi.example",  # SDES keys: TLS on every hop (RFC 3261 §26.2.2)
         "--as",
         f"sip:alice@{ATLANTA}",
         "--proxy",
@@ -198,4 +198,4 @@ def test_sipsec_ua_calls_baresip_through_sipsec_proxy_and_kamailio(
     assert frames >= 4000
     assert peak > 7000
     invites = [(r.uri, r.transport) for r in kamailio.requests("INVITE")]
-    assert invites == [("sip:bob@biloxi.example", "tls")]
+    assert invites == [("sips:bob@biloxi.example", "tls")]

@@ -267,3 +267,19 @@ def test_ha1_lookup_feeds_the_digest_server(backend: Any) -> None:
     assert lookup("", "atlanta.example", Algorithm.MD5) is None
     assert lookup("a\r\nb", "atlanta.example", Algorithm.MD5) is None
     assert lookup("x" * 5000, "atlanta.example", Algorithm.MD5) is None
+
+
+def test_credentials_compare_every_ha1_and_hash_without_them() -> None:
+    md5, sha = "a" * 32, "b" * 64
+    one = Credential("bob", "biloxi.example", {"MD5": md5, "SHA-256": sha})
+    assert one == Credential("bob", "biloxi.example", {"SHA-256": sha, "MD5": md5})
+    assert hash(one) == hash(Credential("bob", "biloxi.example", {"MD5": "c" * 32}))
+    for other in (
+        Credential("bob", "biloxi.example", {"MD5": md5, "SHA-256": "c" * 64}),
+        Credential("bob", "biloxi.example", {"MD5": "c" * 32, "SHA-256": sha}),
+        Credential("bob", "biloxi.example", {"MD5": md5}),  # one algorithm fewer
+        Credential("bobby", "biloxi.example", {"MD5": md5, "SHA-256": sha}),
+        Credential("bob", "atlanta.example", {"MD5": md5, "SHA-256": sha}),
+    ):
+        assert one != other and other != one
+    assert one != ("bob", "biloxi.example")

@@ -140,3 +140,31 @@ def test_several_processes_on_one_file(tmp_path: Path) -> None:
     with SqliteLocationStore(path) as store:
         contacts = {b.contact for b in store.lookup(AOR, 0.0)}
     assert contacts == {f"sip:p{n}-{i}@h" for n in range(processes) for i in range(count)}
+
+
+def test_a_new_store_file_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    import os
+
+    previous = os.umask(0)  # the most permissive: only our own mode counts
+    try:
+        SqliteCredentialStore(tmp_path / "new.db").close()
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "new.db").stat().st_mode & 0o777 == 0o600
+
+
+def test_an_existing_store_file_keeps_its_mode_and_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    shared = tmp_path / "shared.db"
+    SqliteCredentialStore(shared).close()
+    shared.chmod(0o640)
+    with caplog.at_level("WARNING", logger="sipsec.proxy"):
+        SqliteCredentialStore(shared).close()
+    assert shared.stat().st_mode & 0o777 == 0o640  # left alone: the operator chose it
+    assert any("open to other users" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    shared.chmod(0o600)
+    with caplog.at_level("WARNING", logger="sipsec.proxy"):
+        SqliteCredentialStore(shared).close()
+    assert not caplog.records

@@ -107,13 +107,6 @@ def test_a_loose_existing_database_is_named(tmp_path: Path) -> None:
     assert "open to other users" not in run("user", "list", "--db", str(db))[1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="proxy/store_sqlite.py SqliteDatabase.__init__ lets sqlite3.connect create the "
-    "file under the umask (0644): HA1s readable by every local user; fix: os.open(path, "
-    "O_CREAT|O_EXCL, 0o600) before connecting (sipsec user does this itself)",
-)
 def test_proxy_store_creates_its_database_0600(tmp_path: Path, open_umask: None) -> None:
     from sipsec.proxy import SqliteCredentialStore
 
@@ -122,14 +115,6 @@ def test_proxy_store_creates_its_database_0600(tmp_path: Path, open_umask: None)
     assert mode(tmp_path / "proxy.db") == 0o600
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="transport/tls.py _load (line ~87) sets context.keylog_filename and Python "
-    "creates the NSS key log under the umask (0644): every TLS session secret of "
-    "`sipsec demo --keylog` readable by other users. Fix: os.open(path, "
-    "O_WRONLY|O_CREAT|O_APPEND, 0o600) (and fchmod) before assigning keylog_filename.",
-)
 def test_the_tls_key_log_is_0600(tmp_path: Path) -> None:
     from sipsec.transport.tls import TlsSettings, client_context
 

@@ -66,30 +66,12 @@ def test_an_offer_that_came_over_tls_all_the_way_is_accepted() -> None:
     assert _arrived_over_tls(_invite(["TLS", "TLS", "TLS"]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="transport/ua_app.py _arrived_over_tls (line ~480) looks at the top Via only: "
-    "an offer whose a=crypto crossed a UDP hop before the last proxy is accepted as "
-    "protected, and the answer's key goes back the same way in cleartext. Fix: every "
-    "Via TLS (and the received connection's transport, not the top Via's claim), or "
-    "a sips: Request-URI (RFC 3261 §26.2.2) — else require S/MIME.",
-)
 def test_an_offer_that_crossed_udp_is_not_tls_protected() -> None:
     from sipsec.transport.ua_app import _arrived_over_tls
 
     assert not _arrived_over_tls(_invite(["TLS", "TLS", "UDP"]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="transport/ua_app.py UaApp.hop_is_tls (line ~103) is 'first hop is TLS': with a "
-    "sip: (not sips:) target the proxies may forward over UDP/TCP (RFC 3261 §26.2.2 only "
-    "promises TLS end to end for sips:), so an SDES key in cleartext SDP can cross an "
-    "unprotected hop. Fix: hop_is_tls = transport == 'tls' and the target/proxy URI is "
-    "sips:; otherwise require --keys smime.",
-)
 def test_a_sip_target_over_a_tls_first_hop_is_not_protected_end_to_end() -> None:
     from sipsec.transport.ua_app import UaApp, UaSettings
 
@@ -102,3 +84,59 @@ def test_a_sip_target_over_a_tls_first_hop_is_not_protected_end_to_end() -> None
     )
     assert app.transport == "tls"
     assert not app.hop_is_tls
+
+
+@settings(max_examples=500, deadline=None)
+@given(vias=st.lists(st.sampled_from(["TLS", "tls", "UDP", "TCP", "WSS", "SCTP"]), min_size=1,
+                     max_size=6),
+       source=st.sampled_from([None, "tls", "udp", "tcp"]))  # fmt: skip
+def test_an_offer_is_protected_only_over_tls_all_the_way(
+    vias: list[str], source: str | None
+) -> None:
+    """Every Via, and the connection it came over (the top Via only claims
+    it), must be TLS; --allow-sdes-over-first-hop-tls looks at the last hop."""
+    from sipsec.transaction import Peer
+    from sipsec.transport.ua_app import _arrived_over_tls
+
+    request = _invite(vias)
+    peer = None if source is None else Peer(source, "192.0.2.1", 5061)  # type: ignore[arg-type]
+    connection_ok = source in (None, "tls")
+    every = all(v.upper() == "TLS" for v in vias)
+    assert _arrived_over_tls(request, peer) == (connection_ok and every)
+    last = vias[0].upper() == "TLS"
+    assert _arrived_over_tls(request, peer, last_hop_only=True) == (connection_ok and last)
+
+
+def test_an_unreadable_via_below_the_top_one_is_not_protection() -> None:
+    from sipsec.transport.ua_app import _arrived_over_tls
+
+    request = _invite(["TLS"])
+    request.headers.add("Via", "this is not a via")
+    assert not _arrived_over_tls(request)
+
+
+@pytest.mark.parametrize(
+    ("transport", "target", "allow", "protected"),
+    [
+        ("tls", "sips:bob@biloxi.example", False, True),
+        ("tls", "sip:bob@biloxi.example", False, False),
+        ("tls", "sip:bob@biloxi.example;transport=tls", False, False),
+        ("tls", "sip:bob@biloxi.example", True, True),  # the explicit opt-in
+        ("tcp", "sips:bob@biloxi.example", False, False),  # sips: over TCP is no TLS
+        ("udp", "sip:bob@biloxi.example", True, False),  # the opt-in needs TLS itself
+    ],
+)
+def test_keys_go_in_cleartext_sdp_only_to_a_sips_target_over_tls(
+    transport: str, target: str, allow: bool, protected: bool
+) -> None:
+    from sipsec.transport.ua_app import UaApp, UaSettings
+
+    settings = UaSettings(
+        "sips:alice@atlanta.example",
+        proxy="sips:atlanta.example",
+        transport=transport,  # type: ignore[arg-type]
+        target=target,
+        allow_sdes_over_first_hop_tls=allow,
+    )
+    app = UaApp(settings)
+    assert app.keys_protected_to(target) == protected == app.hop_is_tls

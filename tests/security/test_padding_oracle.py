@@ -96,14 +96,6 @@ def test_a_genuine_signed_and_encrypted_body_still_opens(pki: dict[str, object])
     assert opened.content.decoded_body() == SDP
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="ua/media_offer.py ~line 286 calls open_body without require_signature and "
-    "checks 'encrypted but unsigned' (403) only after decrypting, while a bad CBC padding "
-    "answers 493 — a padding oracle on the SDP with the SRTP key. Fix: pass "
-    "require_signature=policy.require_signature to open_body (new in sipsec.smime).",
-)
 def test_the_ua_opens_offers_with_the_requirement() -> None:
     source = (Path(__file__).resolve().parents[2] / "src/sipsec/ua/media_offer.py").read_text()
     calls = [

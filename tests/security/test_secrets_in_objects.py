@@ -202,27 +202,12 @@ def test_tls_settings_keep_the_key_password_out_of_eq_and_repr() -> None:
     assert "0123456789abcdef-pass" not in shown
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="proxy/credentials.py:65 Credential.ha1 is field(repr=False, hash=False) but "
-    "compare=True: the dataclass-generated == compares HA1s (password-equivalent) with an "
-    "early exit. Fix: compare=False plus an explicit __eq__ using hmac.compare_digest, "
-    "or eq=False.",
-)
 def test_credential_eq_is_not_over_the_ha1() -> None:
     from sipsec.proxy.credentials import Credential
 
     assert not _eq_over_secret(Credential, "ha1")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="ua/config.py:39 UaConfig.password and transport/ua_settings.py:68 "
-    "UaSettings.password are field(repr=False) but compare=True: the generated == "
-    "compares passwords with an early exit. Fix: field(repr=False, compare=False).",
-)
 @pytest.mark.parametrize("where", ["sipsec.ua.config:UaConfig", "sipsec.transport:UaSettings"])
 def test_ua_settings_eq_is_not_over_the_password(where: str) -> None:
     import importlib

@@ -201,6 +201,47 @@ async def test_direct_call_over_tls_with_sdes_keys(pki: Pki) -> None:
     assert not a.smime and not b.smime
 
 
+async def test_sdes_to_a_sip_target_over_a_tls_first_hop_is_refused(pki: Pki) -> None:
+    """RFC 3261 §26.2.2: only sips: keeps TLS past the first hop."""
+    cert, key = pki.pem("atlanta.example")
+    caller = UaSettings(
+        ALICE, transport="tls", tls=TlsSettings(pki.ca_path, certfile=cert, keyfile=key),
+        hosts={"biloxi.example": [Peer("tls", "127.0.0.1", 9, "biloxi.example")]},
+        use_dns=False, timeout=2.0,
+    )  # fmt: skip
+    async with running(caller) as alice:
+        assert alice.keys_protected_to("sips:bob@biloxi.example")
+        assert not alice.keys_protected_to("sip:bob@biloxi.example")
+        with pytest.raises(UaAppError) as info:
+            await alice.call("sip:bob@biloxi.example", DURATION)
+    assert info.value.kind == "usage"
+    assert "not sips:" in str(info.value) and "--allow-sdes-over-first-hop-tls" in str(info.value)
+
+
+async def test_the_opt_in_sends_sdes_to_a_sip_target_over_tls(pki: Pki) -> None:
+    def tls(domain: str) -> TlsSettings:
+        cert, key = pki.pem(domain)
+        return TlsSettings(pki.ca_path, certfile=cert, keyfile=key)
+
+    callee = UaSettings(BOB, transport="tls", tls=tls("biloxi.example"), timeout=5.0)
+    callee.contact_host = "biloxi.example"
+    caller = UaSettings(
+        ALICE, transport="tls", tls=tls("atlanta.example"), timeout=5.0,
+        allow_sdes_over_first_hop_tls=True, use_dns=False,
+    )  # fmt: skip
+    async with running(callee) as bob:
+        assert bob.local is not None
+        caller.hosts = {
+            "biloxi.example": [Peer("tls", "127.0.0.1", bob.local.port, "biloxi.example")]
+        }
+        async with running(caller) as alice:
+            answering = asyncio.create_task(bob.answer(1, timeout=10))
+            a = await alice.call("sip:bob@biloxi.example;transport=tls", DURATION)
+            async with asyncio.timeout(10):
+                (b,) = await answering
+    _assert_media_both_ways(a, b, suite=SUITE)
+
+
 async def test_plain_rtp_only_when_both_ask(pki: Pki) -> None:
     bound: list[CallMedia] = []
     wire: list[WireRecord] = []
@@ -235,8 +276,10 @@ async def test_recording_holds_the_peer_audio(pki: Pki, tmp_path: Path) -> None:
     assert len(audio) >= 2 * 8000 * DURATION * 0.5  # at least half the call, 16-bit
 
 
-async def test_cleartext_key_over_udp_gets_488(pki: Pki) -> None:
-    """A raw INVITE whose SDP holds a=crypto in the clear, over UDP: refused."""
+@pytest.mark.parametrize("claimed", ["UDP", "TLS"])
+async def test_cleartext_key_over_udp_gets_488(pki: Pki, claimed: str) -> None:
+    """A raw INVITE whose SDP holds a=crypto in the clear, over UDP: refused,
+    also when its Via claims TLS (the connection it came over decides)."""
     async with running(UaSettings(BOB, timeout=5.0)) as bob:
         assert bob.local is not None
         answering = asyncio.create_task(bob.answer(1, timeout=10))
@@ -253,7 +296,7 @@ async def test_cleartext_key_over_udp_gets_488(pki: Pki) -> None:
             )
             invite = (
                 f"INVITE sip:bob@127.0.0.1:{bob.local.port} SIP/2.0\r\n"
-                f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKraw1;rport\r\n"
+                f"Via: SIP/2.0/{claimed} 127.0.0.1:{port};branch=z9hG4bKraw1;rport\r\n"
                 "Max-Forwards: 70\r\n"
                 f"To: <sip:bob@127.0.0.1:{bob.local.port}>\r\n"
                 "From: <sip:mallory@atlanta.example>;tag=abc\r\n"
@@ -265,7 +308,7 @@ async def test_cleartext_key_over_udp_gets_488(pki: Pki) -> None:
             await loop.sock_sendto(sock, invite, ("127.0.0.1", bob.local.port))
             final = None
             async with asyncio.timeout(5):
-                while final is None:
+                while final is None and claimed == "UDP":  # a TLS Via: no answer to us
                     data = await loop.sock_recv(sock, 65536)
                     response = parse_message(data)
                     status = getattr(response, "status", 0)
@@ -275,7 +318,7 @@ async def test_cleartext_key_over_udp_gets_488(pki: Pki) -> None:
             sock.close()
         async with asyncio.timeout(5):
             (summary,) = await answering
-    assert getattr(final, "status", None) == 488
+    assert claimed != "UDP" or getattr(final, "status", None) == 488
     assert summary.final_status == 488 and "not TLS" in summary.reason
 
 

@@ -308,7 +308,48 @@ def test_encrypted_but_unsigned_is_403(pki: Pki) -> None:
             enveloped.body, enveloped.get("Content-Type"), _policy(pki, "bob"),
             hop_is_tls=False, signer_address=ALICE, now=NOW,
         )  # fmt: skip
-    assert info.value.status == 403 and "not signed" in info.value.reason
+    assert info.value.status == 403 and "must be signed" in info.value.reason
+
+
+def _forged_envelope_outcomes(pki: Pki, bob: MediaPolicy) -> set[tuple[int, str] | None]:
+    """Each octet value XORed into the block before the last changes the
+    CBC padding of an unsigned envelope to Bob; what did he answer?"""
+    from sipsec.smime import MimeEntity, encrypt_entity
+
+    offer = create_offer(
+        "127.0.0.1", 40000, _policy(pki, "alice"), hop_is_tls=True, recipient=None, now=NOW
+    )
+    enveloped = encrypt_entity(
+        MimeEntity([("Content-Type", "application/sdp")], offer.body.body),
+        [pki.bob.certificate],
+        cipher="aes128-cbc",
+    )
+    ctype = "application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m"
+    der = enveloped.decoded_body()
+    seen: set[tuple[int, str] | None] = set()
+    for value in range(256):
+        forged = bytearray(der)
+        forged[-17] ^= value  # the last octet of the second-to-last CBC block
+        try:
+            unwrap_sdp(bytes(forged), ctype, bob, hop_is_tls=False, signer_address=ALICE, now=NOW)
+        except MediaOfferError as exc:
+            seen.add((exc.status, exc.reason))
+        else:
+            seen.add(None)
+    return seen
+
+
+def test_a_forged_envelope_gets_the_same_answer_as_an_unsigned_one(pki: Pki) -> None:
+    """No padding oracle (Vaudenay 2002): whatever decryption made of the
+    forged padding, the UA answers one status and one reason."""
+    seen = _forged_envelope_outcomes(pki, _policy(pki, "bob"))
+    assert seen == {(403, "S/MIME: the body must be signed by its sender (RFC 3261 §23.4.3)")}
+
+
+def test_the_forgery_probe_is_a_real_one(pki: Pki) -> None:
+    """Without the signature requirement the answers differ by padding, so
+    the test above can fail."""
+    assert len(_forged_envelope_outcomes(pki, _policy(pki, "bob", require_signature=False))) >= 2
 
 
 def test_smime_without_trust_anchors_or_our_key_is_493(pki: Pki) -> None:

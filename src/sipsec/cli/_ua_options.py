@@ -125,7 +125,15 @@ _OPTIONS: list[Callable[[F], F]] = [
         type=click.Choice(["sdes", "smime"]),
         default="sdes",
         show_default=True,
-        help="a=crypto in the SDP (needs TLS), or k= inside an S/MIME-encrypted body.",
+        help="a=crypto in the SDP (needs TLS on every hop: a sips: target), or k= inside "
+        "an S/MIME-encrypted body.",
+    ),
+    click.option(
+        "--allow-sdes-over-first-hop-tls",
+        "allow_sdes_over_first_hop_tls",
+        is_flag=True,
+        help="Send and take a=crypto keys when only the hop next to us is TLS (a sip: "
+        "target; an offer that crossed UDP), trusting every proxy: unsafe, off by default.",
     ),
     click.option(
         "--host",
@@ -223,6 +231,7 @@ def settings_from(aor: str, proxy: str | None, options: dict[str, Any]) -> UaSet
             hosts=hosts,
             media=cast(Literal["srtp", "rtp"], options["media"]),
             keys=keys,
+            allow_sdes_over_first_hop_tls=bool(options.get("allow_sdes_over_first_hop_tls")),
             identity=identity,
             trust=trust,
             peer_certificate=peer,

@@ -10,6 +10,7 @@ never appears in a repr, a log line or the ``sipsec user list`` output.
 
 from __future__ import annotations
 
+import hmac
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -62,7 +63,9 @@ class Credential:
 
     user: str
     realm: str
-    ha1: Mapping[str, str] = field(repr=False, hash=False)
+    # Password-equivalent (RFC 7616 §5.4): out of repr, hash and the generated
+    # ==, which would compare it with an early exit; __eq__ below is constant-time.
+    ha1: Mapping[str, str] = field(repr=False, hash=False, compare=False)
 
     def __post_init__(self) -> None:
         check_text(self.user, "username", InvalidCredential, limit=_MAX_NAME)
@@ -78,6 +81,21 @@ class Credential:
             _hex(value, algorithm)
         # A private copy, so a caller mutating its dict cannot change a stored value.
         object.__setattr__(self, "ha1", dict(self.ha1))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Credential):
+            return NotImplemented
+        # Every value is compared, whichever differ, so the time says nothing
+        # about where two HA1s part (hmac.compare_digest per value).
+        same = self.user == other.user and self.realm == other.realm
+        same &= self.ha1.keys() == other.ha1.keys()
+        for algorithm, value in self.ha1.items():
+            theirs = other.ha1.get(algorithm, "")
+            same &= hmac.compare_digest(value.encode(), theirs.encode())
+        return same
+
+    def __hash__(self) -> int:  # equal credentials share user and realm; HA1s stay out
+        return hash((self.user, self.realm))
 
     @property
     def algorithms(self) -> tuple[str, ...]:

@@ -17,8 +17,10 @@ Why these settings:
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +28,8 @@ from contextlib import contextmanager
 from sipsec.proxy.store import StoreError
 
 __all__ = ["SCHEMA_VERSION", "SqliteDatabase"]
+
+_log = logging.getLogger("sipsec.proxy")
 
 # Each entry upgrades the schema from version i to i + 1. Append, never edit.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -55,6 +59,28 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
+def _create_private(path: str) -> None:
+    """Create the store file 0600 before SQLite does (it would use the umask,
+    0644 as a rule): it holds HA1s, each as good as a password (RFC 7616
+    §5.4). SQLite gives its -wal and -shm files the database's mode. A file
+    that exists is left as it is, with a warning when others can read it."""
+    if path in ("", ":memory:"):
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            return  # gone again, or unreadable: sqlite3.connect says why
+        if stat.S_ISREG(mode) and mode & 0o077:
+            _log.warning(
+                "store %r is open to other users (mode %o): chmod 600 it", path, mode & 0o777
+            )
+    except OSError as exc:
+        raise StoreError(f"cannot open store {path!r}: {exc.strerror}") from exc
+
+
 class SqliteDatabase:
     """A connection to one store file, safe to share between threads of a process.
 
@@ -67,6 +93,7 @@ class SqliteDatabase:
     ) -> None:
         self.path = os.fspath(path)
         self._lock = threading.RLock()
+        _create_private(self.path)
         try:
             # isolation_level=None: no implicit transactions; we issue BEGIN ourselves.
             self._conn = sqlite3.connect(

@@ -85,7 +85,18 @@ def _load(context: ssl.SSLContext, settings: TlsSettings, *, need_cert: bool) ->
     except (OSError, ssl.SSLError) as exc:
         raise TlsConfigurationError(f"cannot load TLS files: {exc}") from None
     if settings.keylog_filename is not None:
-        context.keylog_filename = os.fspath(settings.keylog_filename)
+        path = os.fspath(settings.keylog_filename)
+        # The key log holds every session secret: create it 0600 before
+        # OpenSSL opens it for appending (it would use the umask, 0644).
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                os.fchmod(fd, 0o600)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise TlsConfigurationError(f"cannot create the TLS key log: {exc}") from None
+        context.keylog_filename = path
 
 
 def client_context(settings: TlsSettings) -> ssl.SSLContext:

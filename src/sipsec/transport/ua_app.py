@@ -12,8 +12,10 @@ script or test can drive directly::
 The signalling transport follows the proxy URI (RFC 3261 §8.1.2 and RFC 3263
 §4.1: ``;transport=tcp``, ``;transport=tls`` or ``sips:``), or the target's
 when there is no proxy. The SDP and its SRTP keys come from
-:mod:`sipsec.ua.media_offer`; a key in cleartext goes out only over TLS,
-otherwise the body is S/MIME-encrypted to the peer (``keys="smime"``).
+:mod:`sipsec.ua.media_offer`; a key in cleartext SDP goes out only over TLS
+on every hop (a ``sips:`` target, RFC 3261 §26.2.2) and is taken only from
+an offer whose every Via is TLS, otherwise the body is S/MIME-encrypted to
+the peer (``keys="smime"``).
 Where it listens and which address it advertises is :mod:`.ua_listen` (a
 TLS client without a certificate opens no listener). Either side may hang
 up: the caller after ``duration``, the callee with ``answer(hangup_after=)``;
@@ -27,7 +29,7 @@ import datetime as dt
 from pathlib import Path
 
 from sipsec.errors import LocalProtocolError
-from sipsec.sip import Request
+from sipsec.sip import Request, SipParseError
 from sipsec.transaction import Peer, TransportName
 from sipsec.ua import (
     AuthenticationFailed,
@@ -101,7 +103,22 @@ class UaApp:
 
     @property
     def hop_is_tls(self) -> bool:
-        return self.transport == "tls"
+        """Whether a key in cleartext SDP to ``settings.target`` is protected
+        on every hop (see :meth:`keys_protected_to`); False without a target."""
+        target = self.settings.target
+        return target is not None and self.keys_protected_to(target)
+
+    def keys_protected_to(self, target: str) -> bool:
+        """May an SDES key travel in cleartext SDP to ``target``, and its
+        answer's key come back? Only TLS on every hop protects it (RFC 4568
+        §8.3), and only a ``sips:`` Request-URI makes proxies keep TLS past
+        our first hop (RFC 3261 §26.2.2): a ``sip:`` target over a TLS first
+        hop may be forwarded over UDP. ``allow_sdes_over_first_hop_tls``
+        trusts the proxies instead, for peers that cannot be reached by
+        ``sips:``."""
+        if self.transport != "tls":
+            return False
+        return self.settings.allow_sdes_over_first_hop_tls or sip_uri(target).secure
 
     @property
     def listens_on_tls(self) -> bool:
@@ -215,6 +232,7 @@ class UaApp:
         """INVITE ``target``, run media for ``duration`` seconds, BYE."""
         endpoint, ua, pump = self._parts()
         loop = asyncio.get_running_loop()
+        protected = self.keys_protected_to(target)  # a bad target fails before any media
         media = await self._new_media()
         port = media.local_rtp[1]
         try:
@@ -222,13 +240,19 @@ class UaApp:
                 self.advertised,
                 port,
                 self.policy,
-                hop_is_tls=self.hop_is_tls,
+                hop_is_tls=protected,
                 recipient=self.settings.smime_recipient(target),
                 now=_wall(),
             )
         except KeyTransportRefused as exc:
             self._drop(media)
-            raise UaAppError(f"refusing to send the offer: {exc.reason}", kind="usage") from None
+            why = f"refusing to send the offer: {exc.reason}"
+            if self.transport == "tls" and not sip_uri(target).secure:  # §26.2.2
+                why += (
+                    f"; {target} is not sips:, so a proxy may forward it over UDP: call a "
+                    "sips: URI, use --keys smime, or --allow-sdes-over-first-hop-tls"
+                )
+            raise UaAppError(why, kind="usage") from None
         call = ua.invite(
             target,
             endpoint.now(),
@@ -248,7 +272,7 @@ class UaApp:
                     answered.response.body,
                     answered.response.headers.get("Content-Type"),
                     self.policy,
-                    hop_is_tls=self.hop_is_tls,
+                    hop_is_tls=protected,
                     signer_address=self.settings.callee_identity(target),
                     now=_wall(),
                 )
@@ -399,7 +423,9 @@ class UaApp:
         endpoint, ua, pump = self._parts()
         loop = asyncio.get_running_loop()
         call, request = incoming.call, incoming.request
-        hop_is_tls = _arrived_over_tls(request)
+        hop_is_tls = _arrived_over_tls(
+            request, call.source, last_hop_only=self.settings.allow_sdes_over_first_hop_tls
+        )
         media = await self._new_media()
         queue = pump.follow(call)
         self.calls[call.call_id] = call
@@ -477,9 +503,25 @@ class UaApp:
                 self._listening.release()
 
 
-def _arrived_over_tls(request: Request) -> bool:
-    via = request.top_via
-    return via is not None and via.transport.upper() == "TLS"
+def _arrived_over_tls(
+    request: Request, source: Peer | None = None, *, last_hop_only: bool = False
+) -> bool:
+    """Did every hop of ``request`` run over TLS? Our answer's key goes back
+    along its Via path (RFC 3261 §18.2.2), so one UDP or TCP Via anywhere
+    means the offer's key crossed it in cleartext and ours would too (RFC
+    4568 §8.3). The top Via is only what the last hop claims: the connection
+    it came over (``source``, when known) must be TLS as well.
+    ``last_hop_only`` (--allow-sdes-over-first-hop-tls) looks at the top Via
+    and the connection alone."""
+    if source is not None and source.transport != "tls":
+        return False
+    try:
+        vias = request.vias
+    except SipParseError:
+        return False  # a Via we cannot read proves nothing
+    if last_hop_only:
+        vias = vias[:1]
+    return bool(vias) and all(via.transport.upper() == "TLS" for via in vias)
 
 
 def _from_aor(request: Request) -> str:

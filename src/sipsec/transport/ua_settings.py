@@ -65,12 +65,18 @@ class UaSettings:
     transport: TransportName | None = None  # None: the proxy's, else the target's, else UDP
     target: str | None = None  # whom ``call`` will call, when there is no proxy
     username: str | None = None
-    password: str | None = field(default=None, repr=False)
+    # Out of == too: the generated __eq__ would compare it with an early exit.
+    password: str | None = field(default=None, repr=False, compare=False)
     tls: TlsSettings | None = None
     hosts: Mapping[str, Sequence[Peer]] = field(default_factory=dict)
     use_dns: bool = True
     media: Literal["srtp", "rtp"] = "srtp"
     keys: Literal["sdes", "smime"] = "sdes"
+    # SDES keys in cleartext SDP over a TLS hop next to us only: to a sip:
+    # (not sips:) target, or in an offer whose earlier hops were not TLS,
+    # trusting the proxies (RFC 3261 §26.2.2 promises TLS on every hop only
+    # for sips:). Off by default; see UaApp.keys_protected_to.
+    allow_sdes_over_first_hop_tls: bool = False
     identity: SmimeIdentity | None = None  # --cert/--key: signs, decrypts
     trust: CertificateStore | None = None  # --ca-file: verifies signers
     peer_certificate: x509.Certificate | None = None  # --peer-cert: encrypts offers

@@ -36,7 +36,8 @@ class UaConfig:
     contact: dict[TransportName, tuple[str, int]] = field(default_factory=dict)
     outbound_proxy: Peer | None = None
     username: str | None = None
-    password: str | None = field(default=None, repr=False)
+    # Out of == too: the generated __eq__ would compare it with an early exit.
+    password: str | None = field(default=None, repr=False, compare=False)
     display_name: str | None = None
     register_expires: int = 3600
     user_agent: str = "sipsec/0.1"

@@ -290,6 +290,10 @@ def _open_smime(
             from_address=signer_address,
             cert=identity.certificate if identity is not None else None,
             key=identity.key if identity is not None else None,
+            # §23.4.3, and no padding oracle: an envelope that is not inside a
+            # verified signature is opened blind, so a forged CBC padding and
+            # a missing signature get the same 403 (see open_body).
+            require_signature=policy.require_signature,
         )
         inner_type, _ = opened.content.content_type()
         inner = opened.content.decoded_body()
@@ -300,11 +304,6 @@ def _open_smime(
         raise MediaOfferError(f"S/MIME: {exc.reason}", status) from None
     except CaError as exc:  # the expected signer address itself is not a SIP address
         raise MediaOfferError(f"S/MIME: cannot check the signer: {exc}", 400) from None
-    if opened.encrypted and opened.signer is None and policy.require_signature:
-        raise MediaOfferError(
-            "S/MIME: the encrypted SDP is not signed, its sender is unproven (RFC 3261 §23.4.3)",
-            403,
-        )
     if inner_type != SDP_TYPE:
         raise MediaOfferError(f"S/MIME content is {inner_type}, not {SDP_TYPE}", 415)
     return inner, opened.encrypted, opened.signer
