@@ -146,6 +146,25 @@ def test_a_request_without_cseq_caches_what_the_full_parser_caches() -> None:
     assert parse_common(data).headers._cache["cseq"] is None  # type: ignore[union-attr]
 
 
+MINIMAL = (
+    b"OPTIONS sip:a@b.example SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n"
+    b"Call-ID: c\r\nCSeq: 1 OPTIONS\r\n%s\r\nContent-Length: 0\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize("line", [b"Subject", b"s", b"Call-ID", b"Content-Length", b"v"])
+def test_a_known_header_name_without_a_colon_is_not_taken(line: bytes) -> None:
+    # RFC 3261 §7.3: no colon, no header; the full parser gives the verdict.
+    assert parse_common(MINIMAL % b"Subject: hi") is not None
+    data = MINIMAL % line
+    assert parse_common(data) is None
+    assert parse_common(data, datagram=False) is None
+    with pytest.raises(SipParseError) as caught:
+        parse_message(data)
+    assert caught.value.status == 400
+    assert "without a colon" in caught.value.reason
+
+
 SPECIAL = [b"\r\n", b" ", b"\t", b":", b";", b",", b'"', b"<", b">", b"%", b"@", b"=", b"\xff"]
 
 
@@ -231,7 +250,12 @@ def messages(draw: st.DrawFn) -> bytes:
         + draw(st.sampled_from([",", ", ", ",\r\n\t"])).join(
             draw(st.lists(st.one_of(name_addrs(), st.just("*")), min_size=1, max_size=3))
         ),
-        draw(st.sampled_from(["Subject: hi", "X-Odd : 1", "Odd", "v: SIP/2.0/UDP h"])),
+        draw(
+            st.sampled_from(
+                # "Subject", "v": known names without a colon (§7.3), refused.
+                ["Subject: hi", "X-Odd : 1", "Odd", "v: SIP/2.0/UDP h", "Subject", "v"]
+            )
+        ),
     ]
     headers = draw(st.permutations(headers))
     body = draw(st.sampled_from([b"", b"v=0\r\n"]))

@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from sipsec.sip import Request, Response, parse_message, parse_uri
-from sipsec.transaction import Peer, TimerConfig, TransportErrorOccurred
+from sipsec.transaction import (
+    Event,
+    Peer,
+    RequestReceived,
+    Timer,
+    TimerConfig,
+    TransactionLayer,
+    TransactionTimedOut,
+    TransportErrorOccurred,
+)
 from sipsec.transport.endpoint import SipEndpoint
 from sipsec.transport.resolver import Resolver
 from sipsec.transport.trace import TraceRecord, WireRecord
@@ -548,3 +557,82 @@ async def test_ack_for_407_follows_invite_moved_to_tcp(endpoints: list[SipEndpoi
     assert a.transport.stats["udp_followed_to_tcp"] == 1
     assert a.transport.stats.get("udp_out", 0) == 0
     assert b.transport.stats.get("udp_in", 0) == 0
+
+
+class _SilentOnInvite(EchoTU):
+    """Answers OPTIONS; takes an INVITE and never answers it, not even with
+    100 Trying (which would stop Timer A by itself)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = TransactionLayer(send_trying=False)
+
+    def handle_event(self, event: Event, now: float) -> None:
+        if isinstance(event, RequestReceived) and event.request.method == "INVITE":
+            self.requests.append((event.request, event.source))
+            return
+        super().handle_event(event, now)
+
+
+async def _moving_pair(
+    endpoints: list[SipEndpoint], t1: float
+) -> tuple[SipEndpoint, EchoTU, Peer, Peer, SipEndpoint, Peer, list[str]]:
+    """A (UDP and TCP) and a B that never answers an INVITE, whose INVITEs
+    arriving at B's transport are listed (retransmissions included: B's
+    server transaction would absorb them before its TU)."""
+    a, b = SipEndpoint(), SipEndpoint()
+    endpoints += [a, b]
+    la = await a.listen("udp", "127.0.0.1")
+    la_tcp = await a.listen("tcp", "127.0.0.1")
+    lb = await b.listen("udp", "127.0.0.1")
+    await b.listen("tcp", "127.0.0.1", lb.port)
+    arrived: list[str] = []
+
+    def trace(record: TraceRecord) -> None:
+        if record.direction == "in" and record.data.startswith(b"INVITE "):
+            arrived.append(record.transport)
+
+    b.transport.on_trace = trace
+    ta = EchoTU(timers=TimerConfig(t1=t1, t2=8 * t1, t4=10 * t1))
+    a.attach(ta)
+    b.attach(_SilentOnInvite())
+    return a, ta, la, la_tcp, b, lb, arrived
+
+
+async def test_invite_moved_to_tcp_is_sent_once(endpoints: list[SipEndpoint]) -> None:
+    """§17.1.1.2: over a reliable transport Timer A is not started. With
+    T1 = 10 ms a UDP INVITE unanswered until Timer B (640 ms) goes out 7
+    times; moved to TCP by §18.1.1, it goes out once and still times out."""
+    a, ta, la, la_tcp, _, lb, arrived = await _moving_pair(endpoints, t1=0.01)
+    # An open connection first, so the INVITE leaves inside the pump (try_send).
+    warm = await _roundtrip(a, ta, la_tcp, Peer("tcp", lb.host, lb.port))
+    assert warm.status == 200
+    future = ta.send(_invite(la, size=1500), lb, a.now())
+    a.poke()
+    result = await asyncio.wait_for(future, 5)
+    assert isinstance(result, TransactionTimedOut) and result.timer is Timer.B
+    assert arrived == ["tcp"]
+    assert a.transport.stats["udp_moved_to_tcp"] == 1
+    assert a.transport.stats["tcp_out"] == 2  # the OPTIONS and the one INVITE
+    assert a.transport.stats.get("udp_out", 0) == 0
+    assert a.stats["moved_to_reliable"] == 1
+
+
+async def test_invite_moved_to_a_new_connection_keeps_only_timer_b(
+    endpoints: list[SipEndpoint],
+) -> None:
+    """The connection is opened first (send, not try_send): the mark comes
+    when it is sent, and the endpoint re-arms its timer for Timer B alone."""
+    a, ta, la, _, b, lb, _ = await _moving_pair(endpoints, t1=0.5)
+    got = asyncio.Event()
+    b.transport.on_trace = lambda record: got.set() if record.direction == "in" else None
+    start = a.now()
+    ta.send(_invite(la, size=1500), lb, start)
+    a.poke()
+    assert ta.layer.get_timer() == start + 0.5  # Timer A, while UDP is assumed
+    await asyncio.wait_for(got.wait(), 5)
+    assert a.stats["moved_to_reliable"] == 1
+    assert a.transport.stats["tcp_connections_opened"] == 1
+    assert ta.layer.get_timer() == start + 32.0  # Timer B = 64*T1 alone
+    connections = a.transport.get_timer()  # idle sweeps share the one call_at
+    assert a._timer_at == min(t for t in (start + 32.0, connections) if t is not None)

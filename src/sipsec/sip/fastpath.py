@@ -213,10 +213,12 @@ def _message(data: bytes, datagram: bool) -> Request | Response:
     entries: list[list[Any]] = []
     for line, wire in zip(tail, wires, strict=True):
         name, colon, value = line.partition(":")
+        if not colon:  # §7.3: no colon, not a header (a known name alone too)
+            raise _Unusual
         key, kind = spelling(name, _NOT_KNOWN)
         if kind == -1:
-            # Names with LWS before the colon, bad lines: not here.
-            if not colon or _TOKEN.fullmatch(name) is None:
+            # Names with LWS before the colon, bad names: not here.
+            if _TOKEN.fullmatch(name) is None:
                 raise _Unusual
             key = _key(name)
             kind = _EAGER.get(key)

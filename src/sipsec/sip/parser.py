@@ -113,6 +113,11 @@ def _start(line: str) -> Request | Response:
     return request
 
 
+def _no_colon(line: str) -> SipParseError:
+    # §7.3: header = field-name HCOLON field-value; no colon, no header.
+    return SipParseError(f"header line without a colon {line[:60]!r}")
+
+
 def _header_lines(block: str) -> list[list[str]]:
     """``[key, name, value, wire text]`` per header; folds (§7.3.1) joined."""
     check_length = len(block) > MAX_LINE_LENGTH
@@ -131,10 +136,14 @@ def _header_lines(block: str) -> list[list[str]]:
                 entry[2] = (entry[2] + " " + line.strip(" \t")).strip(" \t")
                 entry[3] = entry[3] + "\r\n" + line
                 continue
+            if not colon:
+                raise _no_colon(line)
             name = name.rstrip(" \t")
-            if not colon or not _TOKEN.fullmatch(name):
+            if not _TOKEN.fullmatch(name):
                 raise SipParseError(f"bad header line {line[:60]!r}")
             key = _key(name)
+        elif not colon:  # "Subject" alone is no empty Subject (§7.3)
+            raise _no_colon(line)
         elif check_length and len(line) > MAX_LINE_LENGTH:
             raise SipParseError("header line too long", 513)
         entries.append([key, name, value.strip(" \t"), line])

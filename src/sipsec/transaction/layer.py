@@ -175,6 +175,29 @@ class TransactionLayer:
             txn.state = State.TERMINATED
             self._forget(txn)
 
+    def mark_reliable(self, transaction_id: int, now: float) -> bool:
+        """The transport sent client transaction ``transaction_id``'s request
+        over a reliable transport after all: §18.1.1 moved it from UDP to
+        TCP. From now on it is a reliable transaction (§17.1.1.2, §17.1.2.2):
+        Timers A and E stop and are never started again, Timer D or K will be
+        zero; Timers B and F keep their deadlines. A D or K already running
+        (the final response came before the move was reported) fires now, as
+        it would have at once. Returns whether anything changed; unknown,
+        finished and server transactions are ignored (the report may come
+        after the end, and a response is never moved)."""
+        txn = self._by_id.get(transaction_id)
+        if txn is None or not txn.is_client or txn.reliable:
+            return False
+        txn.reliable = True
+        for timer in (Timer.A, Timer.E):  # stale heap entries are skipped when popped
+            txn.deadlines.pop(timer, None)
+            txn.intervals.pop(timer, None)
+        for timer in (Timer.D, Timer.K):
+            if timer in txn.deadlines and self._by_id.get(txn.id) is txn:
+                del txn.deadlines[timer]
+                self._drive(txn, Input.fired(timer), now)
+        return True
+
     def send_stateless(self, message: Request | Response, destination: NetworkAddress) -> None:
         """Send outside any transaction: the ACK for a 2xx (§13.2.2.4), a 2xx
         retransmitted by the UAS core (§13.3.1.4), a stateless response."""

@@ -176,7 +176,9 @@ class SipEndpoint:
         if type(peer) is tuple and len(peer) == 2:  # a bare (host, port): UDP
             peer = Peer("udp", str(peer[0]), int(peer[1]))
         try:
-            if self.transport.try_send(message, peer) is not None:
+            used = self.transport.try_send(message, peer)
+            if used is not None:
+                self._moved(peer, used, transaction_id)
                 return
         except TransportFailure as error:
             self._failed(transaction_id, error)
@@ -191,12 +193,24 @@ class SipEndpoint:
         self, message: Request | Response, peer: Peer, transaction_id: int | None
     ) -> None:
         try:
-            await self.transport.send(message, peer)
+            used = await self.transport.send(message, peer)
         except TransportFailure as error:
             self._failed(transaction_id, error)
         except Exception as exc:
             _log.exception("sending to %s failed", peer)
             self._failed(transaction_id, TransportFailure(f"internal error sending: {exc!r}"))
+        else:
+            self._moved(peer, used, transaction_id)
+            self.poke()  # the timer may have changed
+
+    def _moved(self, peer: Peer, used: Peer, transaction_id: int | None) -> None:
+        """§18.1.1 sent the request over TCP, not to the UDP ``peer``: its
+        transaction is reliable now, so Timer A/E stop (§17.1.1.2)."""
+        tu = self._tu
+        if transaction_id is None or tu is None or peer.reliable or not used.reliable:
+            return
+        if self._guard(tu.layer.mark_reliable, transaction_id, self.now()):
+            self.stats["moved_to_reliable"] += 1
 
     def _failed(self, transaction_id: int | None, error: TransportFailure) -> None:
         self.stats["send_failures"] += 1
