@@ -585,7 +585,7 @@ def test_memory_bounded(kit: Kit, pair: Any) -> None:
     assert len(pair.client) == len(pair.server) == 200
     pair.advance(1000.0)
     assert len(pair.client) == len(pair.server) == 0
-    assert pair.client._heap == [] and pair.server._heap == []
+    assert len(pair.client._timers) == len(pair.server._timers) == 0
     assert pair.client._clients == {} and pair.server._servers == {}
 
 

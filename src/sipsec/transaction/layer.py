@@ -11,7 +11,6 @@ itself). A transaction is forgotten the moment it reaches Terminated
 
 from __future__ import annotations
 
-import heapq
 from collections import deque
 from collections.abc import Hashable
 
@@ -30,6 +29,7 @@ from .events import (
 )
 from .matching import build_ack, build_cancel, client_key, response_key, server_key, with_to_tag
 from .tables import ALIVE, STARTS, Action, Input, Kind, State, transition
+from .timer_heap import TimerHeap
 from .timers import Timer, TimerConfig, is_reliable
 from .transaction import Outgoing, Transaction
 
@@ -64,8 +64,7 @@ class TransactionLayer:
         self._pending_cancels: dict[int, Request] = {}  # INVITE id -> its CANCEL, awaiting a 1xx
         self._events: deque[Event] = deque()
         self._outgoing: list[Outgoing] = []
-        self._heap: list[tuple[float, int, Transaction, Timer]] = []
-        self._seq = 0
+        self._timers = TimerHeap(self._by_id)
         self._next_id = 1
 
     # -- the transaction user's side -------------------------------------------------------
@@ -265,23 +264,14 @@ class TransactionLayer:
 
     def handle_timer(self, now: float) -> None:
         """Fire every timer due at ``now``."""
-        heap = self._heap
-        while heap and heap[0][0] <= now:
-            deadline, _, txn, timer = heapq.heappop(heap)
-            if txn.deadlines.get(timer) == deadline and self._by_id.get(txn.id) is txn:
-                del txn.deadlines[timer]
-                self._drive(txn, Input.fired(timer), now)
+        while (due := self._timers.pop_due(now)) is not None:
+            txn, timer = due
+            self._drive(txn, Input.fired(timer), now)
 
     # -- outputs ------------------------------------------------------------------------------
     def get_timer(self) -> float | None:
         """The earliest deadline of any running timer, or None."""
-        heap = self._heap
-        while heap:
-            deadline, _, txn, timer = heap[0]
-            if txn.deadlines.get(timer) == deadline and self._by_id.get(txn.id) is txn:
-                return deadline
-            heapq.heappop(heap)
-        return None
+        return self._timers.earliest()
 
     def next_event(self) -> Event | None:
         return self._events.popleft() if self._events else None
@@ -351,7 +341,7 @@ class TransactionLayer:
             for action in actions:
                 started = STARTS.get(action)
                 if started is not None:
-                    if self._start_timer(txn, action, started, now):
+                    if self._timers.start(txn, action, started, now, self.config):
                         pending.append(Input.fired(started))
                 else:
                     self._act(
@@ -360,26 +350,6 @@ class TransactionLayer:
             if state is State.TERMINATED:
                 self._forget(txn)
                 return
-
-    def _start_timer(self, txn: Transaction, action: Action, timer: Timer, now: float) -> bool:
-        """Start ``timer``; True when it is zero and so fires right away."""
-        config = self.config
-        previous = txn.intervals.get(timer)
-        if action is Action.START_E_T2:
-            interval: float | None = config.t2
-        elif previous is not None and timer in (Timer.A, Timer.E, Timer.G):
-            interval = config.backoff(timer, previous)
-        else:
-            interval = config.first(timer, txn.reliable)
-        if interval is None:
-            return False  # a retransmit timer on a reliable transport
-        if interval == 0:
-            return True
-        txn.intervals[timer] = interval
-        deadline = txn.deadlines[timer] = now + interval
-        self._seq += 1
-        heapq.heappush(self._heap, (deadline, self._seq, txn, timer))
-        return False
 
     def _act(
         self,

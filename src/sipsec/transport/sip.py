@@ -14,8 +14,8 @@ to a :class:`~sipsec.transaction.Peer`:
   speaks for ``peer.server_name``); else a new one. Responses follow §18.2.2.
 - The ACK and the CANCEL of a request moved to TCP follow it (§17.1.1.3,
   §9.1) onto its connection, though the transaction layer addressed them to
-  the UDP peer: :class:`~.routing.MovedRequests` remembers each move by
-  branch for the transaction's lifetime (``udp_followed_to_tcp``).
+  the UDP peer: :mod:`.tcp_moves` remembers each move by branch for the
+  transaction's lifetime (``udp_followed_to_tcp``).
 - Input that does not parse is answered statelessly (400, 505 …) when the
   headers a response copies can be found, otherwise dropped; both counted.
   On a stream this holds for a message whose framing is sound (answered on
@@ -41,19 +41,16 @@ from .connections import Limits, StreamConnection
 from .errors import MessageTooLarge, NoListener, TransportFailure
 from .pool import ConnectionPool
 from .routing import (
-    DEFAULT_PORTS,
     UDP_MTU_THRESHOLD,
     UDP_PAYLOAD_LIMIT,
-    MovedRequests,
     SentBys,
     error_response,
     parse_ip,
     response_destination,
-    set_top_via,
     stamp_via,
     via_alias,
-    via_host,
 )
+from .tcp_moves import TcpMoves
 from .tls import TlsSettings
 from .trace import TraceCallback, TraceRecord, WireCallback, WireRecord, emit
 
@@ -110,7 +107,7 @@ class SipTransport:
         self._pool = ConnectionPool(self, self.limits, self.stats, tls)
         self._udp: list[tuple[Peer, _Datagrams]] = []
         self._servers: list[tuple[Peer, asyncio.Server]] = []
-        self._moved = MovedRequests()  # §18.1.1 moves, for the ACK/CANCEL to follow
+        self._moved = TcpMoves(self.stats)  # §18.1.1 moves, for the ACK/CANCEL to follow
         self.sent_by = SentBys()  # §18.1.2: the responses we accept name one of these
         self._closed = False
 
@@ -265,8 +262,8 @@ class SipTransport:
         return Peer("udp", peer.host, peer.port, peer.server_name)
 
     def _move_to_tcp(self, request: Request, peer: Peer, size: int) -> Peer:
-        """§18.1.1: a request over 1300 octets goes by TCP; the top Via says
-        so, and names our TCP listener as sent-by."""
+        """§18.1.1: a request over 1300 octets goes by TCP, its top Via
+        naming our TCP listener of the peer's address family."""
         listener = next(
             (
                 p
@@ -275,45 +272,13 @@ class SipTransport:
             ),
             None,
         )
-        if listener is None:
-            raise MessageTooLarge(
-                f"request of {size} bytes is over {UDP_MTU_THRESHOLD} for UDP to {peer} "
-                "(RFC 3261 §18.1.1) and there is no TCP listener to move it to"
-            )
-        if self._tcp_via(request, listener.host, listener.port):
-            self.stats["udp_moved_to_tcp"] += 1
-        return Peer("tcp", peer.host, peer.port, peer.server_name)
-
-    @staticmethod
-    def _tcp_via(request: Request, host: str, port: int) -> bool:
-        """Make the top Via say TCP with sent-by ``host:port``, its
-        parameters (the branch) kept; False if it already did."""
-        via = request.top_via
-        if via is None:
-            raise TransportFailure("request without a Via")
-        moved = Via("TCP", via_host(host), port, dict(via.params))
-        if str(moved) == str(via):
-            return False
-        set_top_via(request, moved)
-        return True
+        return self._moved.move(request, peer, size, listener)
 
     def _remember_move(self, request: Request, udp: Peer, used: Peer) -> None:
         self._moved.remember(request, udp, used, asyncio.get_running_loop().time())
 
     def _follow_move(self, request: Request, udp: Peer) -> Peer | None:
-        """§17.1.1.3 and §9.1: the ACK and the CANCEL of a request moved to
-        TCP go where it went — the same connection while it lives, else the
-        same address over TCP — with the Via it carried, whatever their own
-        size. The sans-IO transaction layer addressed them to ``udp``."""
-        now = asyncio.get_running_loop().time()
-        followed = self._moved.follow(request, udp, now)
-        if followed is None:
-            return None
-        hop, via = followed
-        self._tcp_via(request, via.host.strip("[]"), via.port or DEFAULT_PORTS["tcp"])
-        self._moved.refresh(via.branch, now)
-        self.stats["udp_followed_to_tcp"] += 1
-        return hop
+        return self._moved.follow(request, udp, asyncio.get_running_loop().time())
 
     # -- receiving ----------------------------------------------------------------------------
     def datagram_received(self, sock: _Datagrams, data: bytes, source: tuple[str, int]) -> None:
@@ -363,13 +328,8 @@ class SipTransport:
             alias = via_alias(message)
             if alias is not None and (conn.transport_name == "tcp" or conn.tls_peer is not None):
                 conn.aliases.add(alias)
-        elif self._moved:
-            try:
-                via = message.top_via
-            except SipParseError:
-                via = None
-            if via is not None:  # an answer to a moved INVITE: its ACK may still come
-                self._moved.refresh(via.branch, asyncio.get_running_loop().time())
+        elif self._moved:  # an answer to a moved INVITE: its ACK may still come
+            self._moved.answered(message, asyncio.get_running_loop().time())
         self._deliver(message, conn.as_peer(), conn)
 
     def stream_error(self, conn: StreamConnection, error: SipParseError) -> None:

@@ -15,7 +15,7 @@ when there is no proxy. The SDP and its SRTP keys come from
 :mod:`sipsec.ua.media_offer`; a key in cleartext SDP goes out only over TLS
 on every hop (a ``sips:`` target, RFC 3261 §26.2.2) and is taken only from
 an offer whose every Via is TLS, otherwise the body is S/MIME-encrypted to
-the peer (``keys="smime"``).
+the peer (``keys="smime"``); those checks are :mod:`.ua_keys`.
 Where it listens and which address it advertises is :mod:`.ua_listen` (a
 TLS client without a certificate opens no listener). Either side may hang
 up: the caller after ``duration``, the callee with ``answer(hangup_after=)``;
@@ -29,7 +29,6 @@ import datetime as dt
 from pathlib import Path
 
 from sipsec.errors import LocalProtocolError
-from sipsec.sip import Request, SipParseError
 from sipsec.transaction import Peer, TransportName
 from sipsec.ua import (
     AuthenticationFailed,
@@ -58,6 +57,8 @@ from sipsec.ua.media_offer import (
 
 from .endpoint import SipEndpoint
 from .ua_events import UaPump
+from .ua_keys import arrived_over_tls as _arrived_over_tls  # the name tests import
+from .ua_keys import from_aor, keys_protected_to, refusal_reason
 from .ua_listen import (
     Listening,
     advertised_address,
@@ -110,15 +111,8 @@ class UaApp:
 
     def keys_protected_to(self, target: str) -> bool:
         """May an SDES key travel in cleartext SDP to ``target``, and its
-        answer's key come back? Only TLS on every hop protects it (RFC 4568
-        §8.3), and only a ``sips:`` Request-URI makes proxies keep TLS past
-        our first hop (RFC 3261 §26.2.2): a ``sip:`` target over a TLS first
-        hop may be forwarded over UDP. ``allow_sdes_over_first_hop_tls``
-        trusts the proxies instead, for peers that cannot be reached by
-        ``sips:``."""
-        if self.transport != "tls":
-            return False
-        return self.settings.allow_sdes_over_first_hop_tls or sip_uri(target).secure
+        answer's key come back? See :func:`.ua_keys.keys_protected_to`."""
+        return keys_protected_to(self.transport, self.settings, target)
 
     @property
     def listens_on_tls(self) -> bool:
@@ -246,12 +240,7 @@ class UaApp:
             )
         except KeyTransportRefused as exc:
             self._drop(media)
-            why = f"refusing to send the offer: {exc.reason}"
-            if self.transport == "tls" and not sip_uri(target).secure:  # §26.2.2
-                why += (
-                    f"; {target} is not sips:, so a proxy may forward it over UDP: call a "
-                    "sips: URI, use --keys smime, or --allow-sdes-over-first-hop-tls"
-                )
+            why = refusal_reason(exc.reason, self.transport, target)
             raise UaAppError(why, kind="usage") from None
         call = ua.invite(
             target,
@@ -436,7 +425,7 @@ class UaApp:
                     request.headers.get("Content-Type"),
                     self.policy,
                     hop_is_tls=hop_is_tls,
-                    signer_address=_from_aor(request),
+                    signer_address=from_aor(request),
                     now=_wall(),
                 )
                 agreed, body = create_answer(
@@ -501,29 +490,3 @@ class UaApp:
                 await self.endpoint.close()
             if self._listening is not None:
                 self._listening.release()
-
-
-def _arrived_over_tls(
-    request: Request, source: Peer | None = None, *, last_hop_only: bool = False
-) -> bool:
-    """Did every hop of ``request`` run over TLS? Our answer's key goes back
-    along its Via path (RFC 3261 §18.2.2), so one UDP or TCP Via anywhere
-    means the offer's key crossed it in cleartext and ours would too (RFC
-    4568 §8.3). The top Via is only what the last hop claims: the connection
-    it came over (``source``, when known) must be TLS as well.
-    ``last_hop_only`` (--allow-sdes-over-first-hop-tls) looks at the top Via
-    and the connection alone."""
-    if source is not None and source.transport != "tls":
-        return False
-    try:
-        vias = request.vias
-    except SipParseError:
-        return False  # a Via we cannot read proves nothing
-    if last_hop_only:
-        vias = vias[:1]
-    return bool(vias) and all(via.transport.upper() == "TLS" for via in vias)
-
-
-def _from_aor(request: Request) -> str:
-    sender = request.from_
-    return str(sender.uri) if sender is not None else ""
