@@ -18,14 +18,16 @@ if command -v dpkg-query >/dev/null 2>&1; then
     done
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    as_root=()
+    [ "$(id -u)" = 0 ] || as_root=(sudo -n)
+    if command -v apt-get >/dev/null 2>&1 && "${as_root[@]}" true 2>/dev/null; then
         echo "installing test peers: ${missing[*]}" >&2
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq
-        apt-get install -y -qq "${missing[@]}" >/dev/null
+        "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq "${missing[@]}" >/dev/null
         # Packaged services must not hold the ports the tests use.
         for svc in redis-server kamailio; do
-            (service "$svc" stop || true) >/dev/null 2>&1
+            ("${as_root[@]}" service "$svc" stop || true) >/dev/null 2>&1
         done
     else
         echo "warning: missing test peers (${missing[*]}); their tests will be skipped" >&2
