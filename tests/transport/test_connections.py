@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +20,7 @@ from sipsec.transport.sip import SipTransport
 from ._e1_echo import options
 from ._e1_fakes import binary, check_answer
 from ._e1_harness import INVITE, Harness, _run, private_loop
+from ._e1_live import new_transport, until
 
 FUZZ_EXAMPLES = int(os.environ.get("SIPSEC_FUZZ_EXAMPLES", "600"))  # more by hand
 
@@ -29,44 +30,14 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
     yield from private_loop()
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.got: list[tuple[Request | Response, Peer]] = []
-
-    def __call__(self, message: Request | Response, peer: Peer) -> None:
-        self.got.append((message, peer))
-
-
-@pytest.fixture
-async def made() -> AsyncIterator[list[SipTransport]]:
-    transports: list[SipTransport] = []
-    yield transports
-    for transport in transports:
-        await transport.close()
-
-
-def _transport(made: list[SipTransport], sink: Sink | None = None, **kw: object) -> SipTransport:
-    t = SipTransport(on_message=sink or Sink(), **kw)  # type: ignore[arg-type]
-    made.append(t)
-    return t
-
-
-async def _until(condition: object, rounds: int = 300) -> None:
-    for _ in range(rounds):
-        if condition():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition never met")
-
-
 async def test_accepted_connections_are_capped(made: list[SipTransport]) -> None:
-    server = _transport(made, limits=Limits(max_connections=2))
+    server = new_transport(made, limits=Limits(max_connections=2))
     address = await server.listen("tcp", "127.0.0.1")
     writers = []
     for _ in range(3):
         _, writer = await asyncio.open_connection("127.0.0.1", address.port)
         writers.append(writer)
-    await _until(lambda: server.stats["connections_refused"] == 1)
+    await until(lambda: server.stats["connections_refused"] == 1)
     assert server.connection_count == 2
     for writer in writers:
         writer.close()
@@ -74,9 +45,9 @@ async def test_accepted_connections_are_capped(made: list[SipTransport]) -> None
 
 
 async def test_write_to_a_closing_connection_fails(made: list[SipTransport]) -> None:
-    server = _transport(made)
+    server = new_transport(made)
     address = await server.listen("tcp", "127.0.0.1")
-    client = _transport(made)
+    client = new_transport(made)
     first = await client.send(options(Peer("tcp", "127.0.0.1", 5060)), address)
     conn = client.connection(first.connection_id or 0)
     assert conn is not None

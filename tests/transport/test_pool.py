@@ -4,17 +4,16 @@ handshake timeouts, reuse by id, by address and by RFC 5923 alias."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
-from sipsec.sip import Request, Response
 from sipsec.transaction import Peer
 from sipsec.transport.connections import Limits
 from sipsec.transport.errors import ConnectionLimitReached
 from sipsec.transport.sip import SipTransport
 
 from ._e1_echo import options
+from ._e1_live import Sink, new_transport, until
 from ._e1_pki import Pki, make_pki
 
 
@@ -23,41 +22,11 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.got: list[tuple[Request | Response, Peer]] = []
-
-    def __call__(self, message: Request | Response, peer: Peer) -> None:
-        self.got.append((message, peer))
-
-
-@pytest.fixture
-async def made() -> AsyncIterator[list[SipTransport]]:
-    transports: list[SipTransport] = []
-    yield transports
-    for transport in transports:
-        await transport.close()
-
-
-def _transport(made: list[SipTransport], sink: Sink | None = None, **kw: object) -> SipTransport:
-    t = SipTransport(on_message=sink or Sink(), **kw)  # type: ignore[arg-type]
-    made.append(t)
-    return t
-
-
-async def _until(condition: object, rounds: int = 300) -> None:
-    for _ in range(rounds):
-        if condition():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition never met")
-
-
 async def test_outgoing_connections_are_capped(made: list[SipTransport]) -> None:
-    server = _transport(made)
+    server = new_transport(made)
     a1 = await server.listen("tcp", "127.0.0.1")
     a2 = await server.listen("tcp", "127.0.0.1")
-    client = _transport(made, limits=Limits(max_connections=1))
+    client = new_transport(made, limits=Limits(max_connections=1))
     via = Peer("tcp", "127.0.0.1", 5060)
     await client.send(options(via), a1)
     with pytest.raises(ConnectionLimitReached, match="1 connections open"):
@@ -66,19 +35,21 @@ async def test_outgoing_connections_are_capped(made: list[SipTransport]) -> None
 
 async def test_idle_connections_closed(made: list[SipTransport]) -> None:
     sink = Sink()
-    server = _transport(made, sink, limits=Limits(idle_timeout=0.05))
+    server = new_transport(made, sink, limits=Limits(idle_timeout=0.05))
     address = await server.listen("tcp", "127.0.0.1")
-    client = _transport(made)
+    client = new_transport(made)
     await client.send(options(Peer("tcp", "127.0.0.1", 5060)), address)
-    await _until(lambda: server.stats["idle_closed"] == 1)
-    await _until(lambda: client.connection_count == 0 and server.connection_count == 0)
+    await until(lambda: server.stats["idle_closed"] == 1)
+    await until(lambda: client.connection_count == 0 and server.connection_count == 0)
 
 
 async def test_half_open_tls_closed_after_handshake_timeout(
     made: list[SipTransport], pki: Pki
 ) -> None:
     """A client that connects to a TLS port and says nothing is dropped."""
-    server = _transport(made, tls=pki.settings(pki.biloxi), limits=Limits(handshake_timeout=0.05))
+    server = new_transport(
+        made, tls=pki.settings(pki.biloxi), limits=Limits(handshake_timeout=0.05)
+    )
     address = await server.listen("tls", "127.0.0.1")
     reader, writer = await asyncio.open_connection("127.0.0.1", address.port)
     assert await asyncio.wait_for(reader.read(), 5) == b""  # the server hung up
@@ -93,7 +64,7 @@ async def test_client_handshake_timeout(made: list[SipTransport], pki: Pki) -> N
     writers: list[asyncio.StreamWriter] = []
     silent = await asyncio.start_server(lambda r, w: writers.append(w), "127.0.0.1", 0)
     port = silent.sockets[0].getsockname()[1]
-    client = _transport(made, tls=pki.settings(), limits=Limits(handshake_timeout=0.05))
+    client = new_transport(made, tls=pki.settings(), limits=Limits(handshake_timeout=0.05))
     try:
         with pytest.raises(Exception, match="timed out") as info:
             await client.send(
@@ -112,13 +83,13 @@ async def test_client_handshake_timeout(made: list[SipTransport], pki: Pki) -> N
 async def test_alias_lets_requests_reuse_the_connection(made: list[SipTransport]) -> None:
     """RFC 5923: a Via with ;alias names a sent-by the connection serves."""
     sink = Sink()
-    server = _transport(made, sink)
+    server = new_transport(made, sink)
     address = await server.listen("tcp", "127.0.0.1")
-    client = _transport(made)
+    client = new_transport(made)
     request = options(Peer("tcp", "127.0.0.1", 5999))
     request.headers.set("Via", str(request.top_via) + ";alias")
     await client.send(request, address)
-    await _until(lambda: bool(sink.got))
+    await until(lambda: bool(sink.got))
     # The server sends a request to 127.0.0.1:5999 (nobody listens there): it
     # goes over the client's connection instead of a new one.
     used = await server.send(options(address), Peer("tcp", "127.0.0.1", 5999))
@@ -129,14 +100,14 @@ async def test_alias_lets_requests_reuse_the_connection(made: list[SipTransport]
 
 async def test_send_to_a_closed_connection_id_opens_a_new_one(made: list[SipTransport]) -> None:
     sink = Sink()
-    server = _transport(made, sink)
+    server = new_transport(made, sink)
     address = await server.listen("tcp", "127.0.0.1")
-    client = _transport(made)
+    client = new_transport(made)
     first = await client.send(options(Peer("tcp", "127.0.0.1", 5060)), address)
     conn = client.connection(first.connection_id or 0)
     assert conn is not None
     conn.close()
-    await _until(lambda: client.connection_count == 0)
+    await until(lambda: client.connection_count == 0)
     second = await client.send(options(Peer("tcp", "127.0.0.1", 5060)), first)
     assert second.connection_id != first.connection_id
     assert client.stats["tcp_connections_opened"] == 2
