@@ -114,3 +114,10 @@ def test_address_parsing_never_raises_anything_else(text: str) -> None:
     except click.BadParameter:
         return
     assert host and 0 <= port <= 65535
+
+
+@pytest.mark.parametrize("text", ["127.0.0.1:¹", "127.0.0.1:٥٠٦٠", "[::1]:²⁵"])
+def test_non_ascii_digits_are_not_a_port(text: str) -> None:
+    # str.isdigit() accepts superscripts and other scripts' digits; a port is ASCII.
+    with pytest.raises(click.BadParameter):
+        _address(text, what="--x", default_port=None)

@@ -63,7 +63,7 @@ _FILE = click.Path(dir_okay=False, exists=True, path_type=Path)
 def _listen(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) < 65536:
         raise click.BadParameter(f"{value!r} is not HOST:PORT")
     return host, int(port)
 

@@ -25,7 +25,11 @@ def _address(value: str, *, what: str, default_port: int | None = None) -> tuple
             raise click.BadParameter(f"{what} must be HOST:PORT, not {value!r}")
         host, port_text = value, str(default_port)
     host = host.strip("[]")
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535 or not host:
+    if (
+        not (port_text.isascii() and port_text.isdigit())
+        or not 0 <= int(port_text) <= 65535
+        or not host
+    ):
         raise click.BadParameter(f"{what} must be HOST:PORT with a port 0-65535, not {value!r}")
     return host, int(port_text)
 

@@ -43,7 +43,7 @@ def _listen_entry(text: str) -> tuple[str, str, int]:
     transport, _, rest = text.partition(":")
     host, _, port = rest.rpartition(":")
     host = host.strip("[]")
-    if transport.lower() not in _TRANSPORTS or not host or not port.isdigit():
+    if transport.lower() not in _TRANSPORTS or not host or not (port.isascii() and port.isdigit()):
         raise click.BadParameter(f"{text!r} is not transport:host:port (udp, tcp or tls)")
     if int(port) > 65535:
         raise click.BadParameter(f"{text!r}: port out of range")

@@ -50,7 +50,10 @@ def flow_of(received: str | None) -> Peer | None:
     text, _, connection = received.partition("#")
     transport, _, rest = text.partition(":")
     host, _, port = rest.rpartition(":")
-    if transport not in ("tcp", "tls") or not port.isdigit() or not connection.isdigit():
+    digits = port + connection
+    if transport not in ("tcp", "tls") or not port or not connection:
+        return None
+    if not (digits.isascii() and digits.isdigit()):
         return None
     if not 0 < int(port) < 65536:
         return None

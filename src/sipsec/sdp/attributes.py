@@ -77,7 +77,7 @@ def rtpmaps(media: MediaDescription) -> list[Codec]:
         maps.setdefault(codec.payload_type, codec)
     out = []
     for fmt in media.formats:
-        if not fmt.isdigit() or len(fmt) > 3:
+        if not (fmt.isascii() and fmt.isdigit()) or len(fmt) > 3:
             continue  # not an RTP payload type (another proto), nothing to map
         pt = int(fmt)
         found = maps.get(pt) or STATIC.get(pt)

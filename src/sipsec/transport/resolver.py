@@ -80,7 +80,7 @@ def parse_hosts_entry(text: str) -> tuple[str, Peer]:
         raise HostsEntryError(f"hosts entry {text!r}: {host!r} is not an IP address")
     port = DEFAULT_PORTS[transport]
     if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
             raise HostsEntryError(f"hosts entry {text!r}: bad port {port_text!r}")
         port = int(port_text)
     return name, Peer(transport, host, port, name)
