@@ -493,7 +493,14 @@ def messages(draw: st.DrawFn) -> tuple[bytes, bool]:
 GENERATED: Counter[str] = Counter()
 
 
-@settings(max_examples=600 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomized: the share of valid messages is asserted below, so the sample
+# must be the same on every run (a random one fell to 60.0 % once in CI).
+@settings(
+    max_examples=600 * SCALE,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+)
 @given(messages())
 def test_generated_messages_same_objects(case: tuple[bytes, bool]) -> None:
     outcome = compare(*case)
