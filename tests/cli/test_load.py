@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sipsec.cli.load import _address
+from sipsec.cli.load import _address, _proxy
 from sipsec.cli.main import cli
 
 # Inputs tried per run; SIPSEC_FUZZ_EXAMPLES=20000 for a long run by hand.
@@ -48,6 +48,13 @@ def test_help_names_every_option() -> None:
         (["--proxy", "tls:127.0.0.1:5061"], "only udp"),
         (["--proxy", "udp:127.0.0.1:99999"], "--proxy"),
         (["--uas-listen", "127.0.0.1:http"], "--uas-listen"),
+        # Addresses go through sipsec.transport.hostport: each says what is wrong.
+        (["--proxy", "sctp:127.0.0.1:5060"], "unknown transport 'sctp'"),
+        (["--proxy", "udp:127.0.0.1:0"], "out of range 1-65535"),
+        (["--proxy", "udp:127.0.0.1:"], "empty port"),
+        (["--uas-listen", "::1:5070"], "IPv6 goes in brackets"),
+        (["--uas-listen", "127.0.0.1:¹"], "is not a number"),
+        (["--uas-listen", "127.0.0.1:65536"], "out of range 0-65535"),
         (["--cpus", "one"], "--cpus"),
         (["--cpus", "-1"], "--cpus"),
         (["--duration-hold", "-1"], "--duration-hold"),
@@ -110,7 +117,7 @@ def free_udp_port() -> int:
 @given(st.text(max_size=40))
 def test_address_parsing_never_raises_anything_else(text: str) -> None:
     try:
-        host, port = _address(text, what="--x", default_port=None)
+        host, port = _address(text)
     except click.BadParameter:
         return
     assert host and 0 <= port <= 65535
@@ -120,4 +127,24 @@ def test_address_parsing_never_raises_anything_else(text: str) -> None:
 def test_non_ascii_digits_are_not_a_port(text: str) -> None:
     # str.isdigit() accepts superscripts and other scripts' digits; a port is ASCII.
     with pytest.raises(click.BadParameter):
-        _address(text, what="--x", default_port=None)
+        _address(text)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("127.0.0.1", ("127.0.0.1", 5060)),
+        ("udp:127.0.0.1:5070", ("127.0.0.1", 5070)),
+        ("UDP:[::1]", ("::1", 5060)),
+        ("[2001:db8::1]:5062", ("2001:db8::1", 5062)),
+        ("proxy.example:5080", ("proxy.example", 5080)),
+    ],
+)
+def test_proxy_forms(value: str, expected: tuple[str, int]) -> None:
+    ctx = click.Context(click.Command("load"))
+    assert _proxy(ctx, click.Option(["--proxy"]), value) == expected
+
+
+def test_listen_forms() -> None:
+    assert _address("[::1]:5070", default_port=0) == ("::1", 5070)
+    assert _address("127.0.0.1", default_port=0) == ("127.0.0.1", 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import select
@@ -126,6 +127,17 @@ def test_no_auth_and_toml_config(start, tmp_path: Path) -> None:  # type: ignore
         (["--domain", "a.example", "--listen", "tls:127.0.0.1:0", "--db", "x"], "--cert"),
         (["--domain", "a.example", "--listen", "udp:1.2.3.4:5", "--db", "x",
           "--algorithms", "SHA-1"], "algorithms"),
+        # Addresses go through sipsec.transport.hostport: each says what is wrong.
+        (["--domain", "a.example", "--listen", "udp:127.0.0.1:99999"], "out of range 0-65535"),
+        (["--domain", "a.example", "--listen", "udp:127.0.0.1"], "missing port"),
+        (["--domain", "a.example", "--listen", "127.0.0.1:5060"], "missing transport"),
+        (["--domain", "a.example", "--listen", "udp:::1:5060"], "IPv6 goes in brackets"),
+        (["--domain", "a.example", "--listen", "udp:127.0.0.1:٥٠٦٠"], "is not a number"),
+        (["--domain", "a.example", "--listen", "udp:1.2.3.4:5", "--db", "x",
+          "--host", "b.example=tls:1.2.3.4:0"], "out of range 1-65535"),
+        # Processes on one Redis must share the nonce secret.
+        (["--domain", "a.example", "--listen", "udp:127.0.0.1:0",
+          "--redis", "redis://127.0.0.1:1/0"], "give each the same --secret-file"),
     ],
 )  # fmt: skip
 def test_bad_options_exit_2_with_a_reason(args: list[str], message: str) -> None:
@@ -188,3 +200,81 @@ def test_udp_listener_gets_tcp_beside_it_unless_no_tcp(start, tmp_path: Path) ->
     assert quiet.proc.wait(timeout=15) == 0
     assert quiet.proc.stderr is not None
     assert b"also listening" not in quiet.stderr + quiet.proc.stderr.read()
+
+
+# -- --redis needs a shared nonce secret, or --single-process ------------------------------------
+REDIS = "redis://127.0.0.1:1/0"  # never connected to: the checks come first
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    """What ``sipsec proxy`` would serve with, instead of serving."""
+    from sipsec.cli import proxy as module
+
+    calls: list[dict[str, object]] = []
+
+    async def serve(config: object, kwargs: dict[str, object]) -> None:
+        calls.append(kwargs)
+
+    monkeypatch.setattr(module, "_serve", serve)
+    monkeypatch.setattr(logging, "basicConfig", lambda **_: None)  # not CliRunner's stderr
+    return calls
+
+
+def _proxy(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["proxy", "--domain", "a.example", *args])
+    return result.exit_code, result.output
+
+
+def test_redis_without_a_secret_is_refused(served: list[dict[str, object]]) -> None:
+    code, output = _proxy("--listen", "udp:127.0.0.1:0", "--redis", REDIS)
+    assert code == 2 and not served
+    # The message names both ways out, for the command line and the file.
+    for text in ("--secret-file", "secret_file", "--single-process", "single_process = true"):
+        assert text in output, output
+
+
+def test_redis_with_a_secret_file_or_single_process(
+    served: list[dict[str, object]], tmp_path: Path
+) -> None:
+    secret = tmp_path / "nonce.key"
+    secret.write_text("0123456789abcdef0123456789abcdef\n")
+    code, output = _proxy("--listen", "udp:127.0.0.1:0", "--redis", REDIS,
+                          "--secret-file", str(secret))  # fmt: skip
+    assert code == 0, output
+    assert served[-1]["redis_url"] == REDIS
+    assert served[-1]["secret"] == b"0123456789abcdef0123456789abcdef"
+    code, output = _proxy("--listen", "udp:127.0.0.1:0", "--redis", REDIS, "--single-process")
+    assert code == 0, output
+    assert served[-1]["redis_url"] == REDIS and served[-1]["secret"] is None
+    # SQLite needs neither: one file, one process.
+    code, output = _proxy("--listen", "udp:127.0.0.1:0", "--db", str(tmp_path / "x.db"))
+    assert code == 0 and served[-1]["secret"] is None, output
+
+
+@pytest.mark.parametrize(
+    ("lines", "accepted"),
+    [
+        ([], False),
+        (["single_process = false"], False),
+        (['single_process = "yes"'], False),  # only a TOML boolean says so
+        (["single_process = true"], True),
+        (['secret_file = "{secret}"'], True),
+    ],
+)
+def test_redis_in_the_config_file(
+    served: list[dict[str, object]], tmp_path: Path, lines: list[str], accepted: bool
+) -> None:
+    secret = tmp_path / "nonce.key"
+    secret.write_text("x" * 32)
+    config = tmp_path / "proxy.toml"
+    body = "\n".join(line.format(secret=secret) for line in lines)
+    config.write_text(
+        f'[proxy]\ndomain = "a.example"\nlisten = ["udp:127.0.0.1:0"]\nredis = "{REDIS}"\n{body}\n'
+    )
+    result = CliRunner().invoke(cli, ["proxy", "--config", str(config)])
+    if accepted:
+        assert result.exit_code == 0 and served, result.output
+    else:
+        assert result.exit_code == 2 and not served
+        assert "--secret-file" in result.output

@@ -36,7 +36,7 @@ def test_listed_with_examples_and_exit_codes() -> None:
     [
         ([AOR], "Missing option '--proxy'"),
         ([AOR, "--proxy", "sip:127.0.0.1", "--password", "x"], "No such option"),
-        ([AOR, "--proxy", "sip:127.0.0.1", "--listen", "nowhere"], "is not HOST:PORT"),
+        ([AOR, "--proxy", "sip:127.0.0.1", "--listen", "nowhere"], "missing port"),
         ([AOR, "--proxy", "sip:127.0.0.1", "--host", "a.example=1.2.3"], "hosts entry"),
         ([AOR, "--proxy", "sip:127.0.0.1", "--media", "zrtp"], "Invalid value"),
         ([AOR, "--proxy", "sip:127.0.0.1", "--password-env", "SIPSEC_UNSET_X"], "is not set"),

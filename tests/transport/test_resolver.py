@@ -156,6 +156,8 @@ def test_hosts_map() -> None:
         ("b.example=tcp:[::1]:5070", Peer("tcp", "::1", 5070, "b.example")),
         ("b.example=tls:[::1]", Peer("tls", "::1", 5061, "b.example")),
         ("b.example=::1", Peer("udp", "::1", 5060, "b.example")),
+        ("b.example=TLS:[2001:db8::1]:5063", Peer("tls", "2001:db8::1", 5063, "b.example")),
+        (" b.example = tcp:192.0.2.1:05070 ", Peer("tcp", "192.0.2.1", 5070, "b.example")),
     ],
 )
 def test_parse_hosts_entry(text: str, expected: Peer) -> None:
@@ -163,21 +165,29 @@ def test_parse_hosts_entry(text: str, expected: Peer) -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "reason"),
     [
-        "",
-        "biloxi.example",
-        "=127.0.0.1",
-        "b.example=host.example",
-        "b.example=1.2.3.4:99999",
-        "b.example=[::1",
-        "127.0.0.1=127.0.0.1",
-        "b.example=tls:1.2.3.4:x",
+        ("", "is not name=[transport:]ip[:port]"),
+        ("biloxi.example", "is not name=[transport:]ip[:port]"),
+        ("=127.0.0.1", "is not name=[transport:]ip[:port]"),
+        ("127.0.0.1=127.0.0.1", "is not name=[transport:]ip[:port]"),
+        ("b.example=host.example", "'host.example' is not an IP address"),
+        ("b.example=1.2.3.4:99999", "port 99999 is out of range 1-65535"),
+        ("b.example=1.2.3.4:0", "port 0 is out of range 1-65535"),
+        ("b.example=1.2.3.4:", "empty port"),
+        ("b.example=[::1", "'[' without its ']'"),
+        ("b.example=[::1]:", "empty port"),
+        ("b.example=tls:1.2.3.4:x", "port 'x' is not a number"),
+        ("b.example=tls:1.2.3.4:٥٠٦١", "is not a number"),
+        ("b.example=sctp:1.2.3.4:5060", "unknown transport 'sctp'"),
+        ("b.example=tls:", "empty address"),
+        ("b.example=1.2.3.4.5", "is not an IPv4 address"),
     ],
 )
-def test_bad_hosts_entries(text: str) -> None:
-    with pytest.raises(HostsEntryError):
+def test_bad_hosts_entries(text: str, reason: str) -> None:
+    with pytest.raises(HostsEntryError) as info:
         parse_hosts_entry(text)
+    assert reason in str(info.value) and str(info.value).startswith("hosts entry ")
 
 
 @settings(max_examples=EXAMPLES)

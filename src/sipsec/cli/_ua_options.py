@@ -21,6 +21,7 @@ from sipsec.ca import CaError, CertificateStore, load_certificates, load_private
 from sipsec.errors import LocalProtocolError, SipsecError
 from sipsec.transaction import Peer
 from sipsec.transport.errors import TransportFailure
+from sipsec.transport.hostport import HostPortError, parse_host_port
 from sipsec.transport.resolver import HostsEntryError, parse_hosts_entry
 from sipsec.transport.tls import TlsSettings
 from sipsec.transport.trace import TraceRecord
@@ -61,11 +62,10 @@ _FILE = click.Path(dir_okay=False, exists=True, path_type=Path)
 
 
 def _listen(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) < 65536:
-        raise click.BadParameter(f"{value!r} is not HOST:PORT")
-    return host, int(port)
+    try:
+        return parse_host_port(value, allow_zero_port=True)
+    except HostPortError as exc:
+        raise click.BadParameter(f"{exc}; expected HOST:PORT") from None
 
 
 def _hosts(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> list[str]:

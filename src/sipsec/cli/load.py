@@ -12,41 +12,36 @@ from typing import Any
 import click
 
 from sipsec.errors import SipsecError
+from sipsec.transport.hostport import HostPortError, parse_host_port, parse_transport_address
 from sipsec.transport.load import LoadReport, LoadSettings, run_load
 
 __all__ = ["load"]
 
 
-def _address(value: str, *, what: str, default_port: int | None = None) -> tuple[str, int]:
-    """``HOST:PORT`` (``[v6]:PORT``) → (host, port); raises click.BadParameter."""
-    host, sep, port_text = value.rpartition(":")
-    if not sep or not host:
-        if default_port is None:
-            raise click.BadParameter(f"{what} must be HOST:PORT, not {value!r}")
-        host, port_text = value, str(default_port)
-    host = host.strip("[]")
-    if (
-        not (port_text.isascii() and port_text.isdigit())
-        or not 0 <= int(port_text) <= 65535
-        or not host
-    ):
-        raise click.BadParameter(f"{what} must be HOST:PORT with a port 0-65535, not {value!r}")
-    return host, int(port_text)
+def _address(value: str, *, default_port: int | None = None) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT``) to bind to → (host, port); port 0 is any free one."""
+    try:
+        return parse_host_port(value, default_port=default_port, allow_zero_port=True)
+    except HostPortError as exc:
+        raise click.BadParameter(f"{exc}; expected HOST:PORT") from None
 
 
 def _proxy(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
     if value is None:
         return None
-    transport, sep, rest = value.partition(":")
-    if sep and transport.lower() in ("tcp", "tls"):
+    try:
+        transport, host, port = parse_transport_address(
+            value, default_transport="udp", default_port=5060
+        )
+    except HostPortError as exc:
+        raise click.BadParameter(f"{exc}; expected [udp:]HOST[:PORT]") from None
+    if transport != "udp":
         raise click.BadParameter("only udp is supported by the load generator")
-    if sep and transport.lower() == "udp":
-        value = rest
-    return _address(value, what="--proxy", default_port=5060)
+    return host, port
 
 
 def _listen(_ctx: click.Context, _param: click.Parameter, value: str) -> Any:
-    return _address(value, what="--uas-listen", default_port=0)
+    return _address(value, default_port=0)
 
 
 def _cpus(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:

@@ -22,6 +22,8 @@ from typing import Any
 import click
 
 from sipsec.proxy.store import StoreError
+from sipsec.transaction import TransportName
+from sipsec.transport.hostport import HostPortError, parse_transport_address
 
 __all__ = ["proxy"]
 
@@ -29,25 +31,22 @@ EXIT_OK = 0
 EXIT_CONFIG = 2  # click's usage-error code: bad option or configuration file
 EXIT_START = 3  # could not open the store or listen
 
-_TRANSPORTS = ("udp", "tcp", "tls")
 _KNOWN_KEYS = {
     "domain", "listen", "db", "redis", "cert", "key", "ca_file", "hosts", "algorithms",
     "auth", "record_route", "trusted_domains", "trusted_addresses", "timer_c",
     "require_client_cert", "secret_file", "max_contexts", "max_transactions", "source_rate",
-    "no_tcp",
+    "no_tcp", "single_process",
 }  # fmt: skip
 
 
-def _listen_entry(text: str) -> tuple[str, str, int]:
-    """``udp:127.0.0.1:5060`` → ("udp", "127.0.0.1", 5060)."""
-    transport, _, rest = text.partition(":")
-    host, _, port = rest.rpartition(":")
-    host = host.strip("[]")
-    if transport.lower() not in _TRANSPORTS or not host or not (port.isascii() and port.isdigit()):
-        raise click.BadParameter(f"{text!r} is not transport:host:port (udp, tcp or tls)")
-    if int(port) > 65535:
-        raise click.BadParameter(f"{text!r}: port out of range")
-    return transport.lower(), host, int(port)
+def _listen_entry(text: str) -> tuple[TransportName, str, int]:
+    """``udp:127.0.0.1:5060`` → ("udp", "127.0.0.1", 5060); port 0: any free one."""
+    try:
+        return parse_transport_address(text, allow_zero_port=True)
+    except HostPortError as exc:
+        raise click.BadParameter(
+            f"{exc}; expected transport:host:port (udp, tcp or tls)", param_hint="--listen"
+        ) from None
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
@@ -136,6 +135,17 @@ def _build(settings: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     redis = settings.get("redis")
     if db is None and redis is None:
         raise click.BadParameter("give --db FILE (SQLite) or --redis URL")
+    if redis is not None and secret is None and settings.get("single_process") is not True:
+        # Nonces are HMACs under this secret and their counts live in Redis:
+        # with a random secret per process, a nonce one process issues is
+        # refused by its siblings, and replay protection across them is void.
+        raise click.BadParameter(
+            "--redis shares nonce counts between proxy processes, so they must share the "
+            "nonce secret: give each the same --secret-file (secret_file in the config), "
+            "or --single-process (single_process = true) if this is the only proxy on "
+            "this Redis",
+            param_hint="--redis",
+        )
     kwargs = {
         "listen": listen,
         "tcp_beside_udp": not settings.get("no_tcp", False),
@@ -185,7 +195,7 @@ async def _serve(config: Any, kwargs: dict[str, Any]) -> None:
 @click.option(
     "--redis",
     help="redis://host:port/db: shared store (and nonce counts) instead of SQLite; "
-    "processes sharing one Redis must share --secret-file.",
+    "needs --secret-file (the same in every process on this Redis) or --single-process.",
 )
 @click.option("--cert", type=click.Path(exists=True, dir_okay=False), help="TLS chain (PEM).")
 @click.option("--key", type=click.Path(exists=True, dir_okay=False), help="TLS key (PEM).")
@@ -211,6 +221,13 @@ async def _serve(config: Any, kwargs: dict[str, Any]) -> None:
     help="Nonce secret (16+ bytes); every process sharing one --redis must use the same.",
 )
 @click.option(
+    "--single-process",
+    "single_process",
+    is_flag=True,
+    default=None,
+    help="This is the only proxy on its --redis: a random nonce secret is enough.",
+)
+@click.option(
     "--config",
     "config_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -222,9 +239,15 @@ def proxy(**options: Any) -> None:
     """Run the registrar and stateful proxy of one domain.
 
     \b
-    Example:
+    Examples:
       sipsec user add alice@atlanta.example --db atlanta.db
       sipsec proxy --domain atlanta.example --listen udp:127.0.0.1:5060 --db atlanta.db
+
+    \b
+    Several processes (or machines) on one Redis share the nonce secret:
+      openssl rand -hex 32 > nonce.key
+      sipsec proxy --domain atlanta.example --listen udp:127.0.0.1:5060 \\
+        --redis redis://127.0.0.1:6379/0 --secret-file nonce.key
     """
     config_file: Path | None = options.pop("config_file")
     verbose: int = options.pop("verbose")

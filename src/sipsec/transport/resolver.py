@@ -34,6 +34,7 @@ from sipsec.errors import SipsecError
 from sipsec.sip import SipUri
 from sipsec.transaction import Peer, TransportName
 
+from .hostport import HostPortError, parse_transport_address
 from .routing import DEFAULT_PORTS, parse_ip
 
 __all__ = ["HostsEntryError", "Resolver", "parse_hosts_entry"]
@@ -45,7 +46,6 @@ _SRV_PREFIX: dict[TransportName, str] = {
     "tcp": "_sip._tcp",
     "tls": "_sips._tcp",
 }
-_TRANSPORTS: tuple[TransportName, ...] = ("udp", "tcp", "tls")
 
 
 class HostsEntryError(SipsecError, ValueError):
@@ -55,34 +55,21 @@ class HostsEntryError(SipsecError, ValueError):
 def parse_hosts_entry(text: str) -> tuple[str, Peer]:
     """``"biloxi.example=tls:127.0.0.1:5061"`` → ``("biloxi.example",
     Peer("tls", "127.0.0.1", 5061, "biloxi.example"))``. The transport
-    defaults to UDP, the port to its default; IPv6 goes in brackets."""
+    defaults to UDP, the port to its default; IPv6 goes in brackets (a bare
+    one without a port is taken too). The address is read by
+    :func:`~sipsec.transport.hostport.parse_transport_address`."""
     name, sep, target = text.strip().partition("=")
     name = name.strip().rstrip(".").lower()
     if not sep or not name or parse_ip(name) is not None:
         raise HostsEntryError(f"hosts entry {text!r} is not name=[transport:]ip[:port]")
-    transport: TransportName = "udp"
-    head, colon, rest = target.strip().partition(":")
-    if colon and head.lower() in _TRANSPORTS:
-        transport = _TRANSPORTS[_TRANSPORTS.index(head.lower())]
-        target = rest
-    target = target.strip()
-    port_text = ""
-    if target.startswith("["):
-        host, bracket, tail = target[1:].partition("]")
-        if not bracket or (tail and not tail.startswith(":")):
-            raise HostsEntryError(f"hosts entry {text!r}: bad IPv6 reference")
-        port_text = tail[1:]
-    elif target.count(":") == 1:
-        host, _, port_text = target.partition(":")
-    else:
-        host = target
-    if parse_ip(host) is None:
+    try:
+        transport, host, port = parse_transport_address(
+            target.strip(), default_transport="udp", default_port=DEFAULT_PORTS, bare_ipv6=True
+        )
+    except HostPortError as exc:
+        raise HostsEntryError(f"hosts entry {text!r}: {exc.reason}") from None
+    if parse_ip(host) is None:  # the map stands in for DNS: it holds addresses only
         raise HostsEntryError(f"hosts entry {text!r}: {host!r} is not an IP address")
-    port = DEFAULT_PORTS[transport]
-    if port_text:
-        if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
-            raise HostsEntryError(f"hosts entry {text!r}: bad port {port_text!r}")
-        port = int(port_text)
     return name, Peer(transport, host, port, name)
 
 
