@@ -94,6 +94,18 @@ def test_stream_framing_error_closes(loop: asyncio.AbstractEventLoop) -> None:
     _run(loop, body)
 
 
+def test_stream_framing_error_delivers_what_came_before(loop: asyncio.AbstractEventLoop) -> None:
+    def body() -> None:
+        h = Harness()
+        conn, fake = h.stream()
+        tcp = INVITE.replace(b"UDP", b"TCP")
+        conn.data_received(tcp + tcp.replace(b"Content-Length: 0\r\n", b""))
+        assert fake.closing and len(h.got) == 1  # the good one, then the close
+        assert h.transport.stats["parse_errors"] == 1
+
+    _run(loop, body)
+
+
 def test_stream_buffer_is_capped(loop: asyncio.AbstractEventLoop) -> None:
     def body() -> None:
         h = Harness()

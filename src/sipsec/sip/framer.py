@@ -8,6 +8,11 @@ connection"). A malformed message whose framing is sound is skipped: the
 error is raised (or, from ``feed_with_errors``, returned) with the message's
 bytes kept, so that the transport can answer it with a 400 on the same
 connection, and the framer carries on with the next message.
+
+Either way nothing that came before the error is lost: the messages
+completed ahead of it — in the same chunk of data or an earlier one — are
+kept, in stream order, for the caller to take (:meth:`StreamFramer.take_messages`,
+or the next ``feed``) before it answers or closes.
 """
 
 from __future__ import annotations
@@ -39,10 +44,12 @@ class StreamFramer:
     * A partial message stays buffered until the rest arrives.
     * ``SipParseError`` from :meth:`feed`: if ``broken`` is now True the
       framing is lost (bad, missing or repeated Content-Length, message too
-      large) and the caller should answer if it can and close; every later
-      call raises again. Otherwise only that one message was bad: messages
-      completed before it in the same call are returned by the next
-      ``feed(b"")``, and parsing resumes after it.
+      large) and the caller should answer if it can and close. Otherwise
+      only that one message was bad, and parsing resumes after it.
+    * Either way the messages completed before the error are kept, in
+      stream order: :meth:`take_messages` hands them over, and so does the
+      next ``feed`` (or ``feed_with_errors``) call, ahead of anything new.
+      Once those are handed over, a broken framer raises on every call.
     * Each such bad message is kept, with its bytes, in ``rejected`` (a list
       of ``(bytes, SipParseError)``, the newest :data:`MAX_REJECTED` only)
       for the caller to answer — §18.3 and RFC 4475 §3.1.2: a request whose
@@ -50,7 +57,8 @@ class StreamFramer:
       (``framer.rejected.clear()``).
     * :meth:`feed_with_errors` does the same without raising for those:
       ``(messages, rejected)`` in one call, ``rejected`` drained. A framing
-      error still raises (the stream is lost either way).
+      error still raises (the stream is lost either way); the messages
+      before it wait in :meth:`take_messages`, the skipped ones in ``rejected``.
     """
 
     def __init__(self, *, max_message_size: int = MAX_MESSAGE_SIZE) -> None:
@@ -71,7 +79,16 @@ class StreamFramer:
         """Octets held for an incomplete message."""
         return len(self._buffer)
 
-    def _fail(self, error: SipParseError) -> SipParseError:
+    def take_messages(self) -> list[Request | Response]:
+        """The messages completed before the error that ``feed`` or
+        ``feed_with_errors`` raised, in stream order; each is handed over once.
+        A transport delivers these before it answers the error or closes."""
+        ready, self._ready = self._ready, []
+        return ready
+
+    def _fail(self, error: SipParseError, out: list[Request | Response]) -> SipParseError:
+        # The framing is lost from here on; what was complete before it is not.
+        self._ready = out
         self._error = error
         self._buffer.clear()
         return error
@@ -92,6 +109,8 @@ class StreamFramer:
 
     def feed(self, data: bytes) -> list[Request | Response]:
         if self._error is not None:
+            if self._ready:  # what came before the break, not yet taken
+                return self.take_messages()
             raise self._error
         self._buffer += data
         out, self._ready = self._ready, []
@@ -102,8 +121,12 @@ class StreamFramer:
     ) -> tuple[list[Request | Response], list[tuple[bytes, SipParseError]]]:
         """The messages completed by ``data`` and the bad ones skipped (their
         bytes and why), in stream order each; raises only for a framing error
-        (``broken``), when ``rejected`` still holds what was skipped before it."""
+        (``broken``), when ``rejected`` still holds what was skipped before it
+        and :meth:`take_messages` what was completed before it."""
         if self._error is not None:
+            if self._ready:  # what came before the break, not yet taken
+                rejected, self.rejected = self.rejected, []
+                return self.take_messages(), rejected
             raise self._error
         self._buffer += data
         out, self._ready = self._ready, []
@@ -123,22 +146,22 @@ class StreamFramer:
             end = buf.find(b"\r\n\r\n")
             if end < 0:
                 if len(buf) > self._max:
-                    raise self._fail(SipParseError("header section too large", 513))
+                    raise self._fail(SipParseError("header section too large", 513), out)
                 break
             # Search from the line before the first header so "\r\n" anchors it.
             lengths = _CONTENT_LENGTH.findall(buf, 0, end + 2)
             if len(lengths) != 1:
                 what = "missing" if not lengths else "repeated"
-                raise self._fail(SipParseError(f"Content-Length {what} on a stream"))
+                raise self._fail(SipParseError(f"Content-Length {what} on a stream"), out)
             value = lengths[0].strip(b" \t")
             if not _DIGITS.fullmatch(value):
-                raise self._fail(SipParseError("bad Content-Length on a stream"))
+                raise self._fail(SipParseError("bad Content-Length on a stream"), out)
             length = int(value)
             if length > MAX_BODY_SIZE:
-                raise self._fail(SipParseError("body too large", 413))
+                raise self._fail(SipParseError("body too large", 413), out)
             total = end + 4 + length
             if total > self._max:
-                raise self._fail(SipParseError("message too large", 513))
+                raise self._fail(SipParseError("message too large", 513), out)
             if len(buf) < total:
                 break
             chunk = bytes(buf[:total])

@@ -330,8 +330,12 @@ class StreamConnection(asyncio.Protocol):
         try:
             messages, rejected = framer.feed_with_errors(data)
         except SipParseError as error:
-            # The framing is lost (RFC 4475 §3.1.2.3): answer what was skipped
-            # before it, then close.
+            # The framing is lost (RFC 4475 §3.1.2.3): deliver the messages
+            # completed before it, answer what was skipped, then close.
+            for message in framer.take_messages():
+                if self.closed:
+                    break
+                owner.stream_message(self, message)
             rejected, framer.rejected = framer.rejected, []
             for chunk, bad in rejected:
                 owner.stream_rejected(self, chunk, bad)
