@@ -20,16 +20,17 @@ Where it listens and which address it advertises is :mod:`.ua_listen` (a
 TLS client without a certificate opens no listener). Either side may hang
 up: the caller after ``duration``, the callee with ``answer(hangup_after=)``;
 each summary says who did.
+
+This module is what a user does (register, call, answer); the state,
+start and close, media sessions and event waits are :mod:`.ua_app_base`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from pathlib import Path
 
 from sipsec.errors import LocalProtocolError
-from sipsec.transaction import Peer, TransportName
 from sipsec.ua import (
     AuthenticationFailed,
     Call,
@@ -39,140 +40,36 @@ from sipsec.ua import (
     IncomingCall,
     Registered,
     RegistrationFailed,
-    ReinviteReceived,
-    UaConfig,
     UaEvent,
     Unregistered,
-    UserAgent,
 )
 from sipsec.ua.media_offer import (
     KeyTransportRefused,
     MediaOfferError,
-    NegotiatedMedia,
     accept_answer,
     create_answer,
     create_offer,
     unwrap_sdp,
 )
 
-from .endpoint import SipEndpoint
-from .ua_events import UaPump
+from .ua_app_base import UaAppBase
+from .ua_app_base import wall_clock as _wall
 from .ua_keys import arrived_over_tls as _arrived_over_tls  # the name tests import
-from .ua_keys import from_aor, keys_protected_to, refusal_reason
-from .ua_listen import (
-    Listening,
-    advertised_address,
-    listens_on_tls,
-    open_listening,
-    transports_for,
-)
-from .ua_media import CallMedia, tone
+from .ua_keys import from_aor, refusal_reason
+from .ua_media import tone
 from .ua_settings import (
     CallSummary,
     UaAppError,
     UaSettings,
     failure_kind,
-    sip_uri,
     summarize,
 )
 
 __all__ = ["CallSummary", "UaApp", "UaAppError", "UaSettings"]
 
 
-def _wall() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class UaApp:
+class UaApp(UaAppBase):
     """A SipEndpoint, a UserAgent and a MediaSession per call."""
-
-    def __init__(self, settings: UaSettings) -> None:
-        self.settings = settings
-        self.policy = settings.policy()
-        self.transport: TransportName = settings.signalling_transport()
-        self.endpoint: SipEndpoint | None = None
-        self.ua: UserAgent | None = None
-        self.pump: UaPump | None = None
-        self.local: Peer | None = None
-        self.advertised = ""  # our IP for Contact and SDP c= (see ua_listen)
-        self.bindings: list[str] = []
-        self.unregister_on_close = False
-        self._registered = False
-        self._sessions: set[CallMedia] = set()
-        self._listening: Listening | None = None
-        self.calls: dict[str, Call] = {}  # the calls in progress, by Call-ID
-
-    @property
-    def hop_is_tls(self) -> bool:
-        """Whether a key in cleartext SDP to ``settings.target`` is protected
-        on every hop (see :meth:`keys_protected_to`); False without a target."""
-        target = self.settings.target
-        return target is not None and self.keys_protected_to(target)
-
-    def keys_protected_to(self, target: str) -> bool:
-        """May an SDES key travel in cleartext SDP to ``target``, and its
-        answer's key come back? See :func:`.ua_keys.keys_protected_to`."""
-        return keys_protected_to(self.transport, self.settings, target)
-
-    @property
-    def listens_on_tls(self) -> bool:
-        """A TLS server needs a certificate; a TLS client does not (see
-        :mod:`.ua_listen`)."""
-        return listens_on_tls(self.transport, self.settings)
-
-    def _note(self, text: str) -> None:
-        if self.settings.on_note is not None:
-            self.settings.on_note(text)
-
-    async def start(self) -> None:
-        """Listen, resolve the proxy, attach the UA core."""
-        s = self.settings
-        self._listening = listening = await open_listening(s, self.transport)
-        self.endpoint, self.local = listening.endpoint, listening.local
-        if listening.note is not None:
-            self._note(listening.note)
-        resolver = self.endpoint.resolver
-        outbound = None
-        if s.proxy is not None:
-            peers = await resolver.resolve(sip_uri(s.proxy))
-            if not peers:
-                raise UaAppError(
-                    f"cannot resolve the proxy {s.proxy} for {self.transport}", kind="network"
-                )
-            outbound = peers[0]
-        self.advertised, note = advertised_address(s, self.local, resolver, outbound)
-        if note is not None:
-            self._note(note)
-        host = s.contact_host or self.advertised
-        contact = {t: (host, self.local.port) for t in transports_for(self.transport)}
-        config = UaConfig(
-            s.aor,
-            contact=contact,
-            outbound_proxy=outbound,
-            username=s.username,
-            password=s.password,
-            register_expires=s.register_expires,
-        )
-        self.ua = UserAgent(config)
-        self.pump = UaPump(self.ua)
-        self.endpoint.attach(self.pump)
-
-    # -- plumbing ------------------------------------------------------------------
-    def _parts(self) -> tuple[SipEndpoint, UserAgent, UaPump]:
-        if self.endpoint is None or self.ua is None or self.pump is None:
-            raise UaAppError("UaApp.start() was not called", kind="usage")
-        return self.endpoint, self.ua, self.pump
-
-    def _flush(self) -> None:
-        endpoint, _, pump = self._parts()
-        endpoint.poke()
-        pump.drain()
-
-    async def _next(self, queue: asyncio.Queue[UaEvent], timeout: float | None) -> UaEvent | None:
-        try:
-            return await asyncio.wait_for(queue.get(), timeout)
-        except TimeoutError:
-            return None
 
     # -- registration ----------------------------------------------------------------
     async def register(self, expires: int | None = None) -> list[str]:
@@ -214,14 +111,6 @@ class UaApp:
                 return
 
     # -- calling ---------------------------------------------------------------------
-    async def _new_media(self) -> CallMedia:
-        assert self.local is not None
-        media = await CallMedia.bind(self.local.host, on_wire=self.settings.on_media_wire)
-        self._sessions.add(media)
-        if self.settings.on_media is not None:
-            self.settings.on_media(media)
-        return media
-
     async def call(self, target: str, duration: float) -> CallSummary:
         """INVITE ``target``, run media for ``duration`` seconds, BYE."""
         endpoint, ua, pump = self._parts()
@@ -314,64 +203,6 @@ class UaApp:
             if isinstance(event, CallFailed):
                 reason = "no answer before --timeout" if cancelled else event.reason
                 return summarize(call, event.status, reason)
-
-    async def _next_of(
-        self, queue: asyncio.Queue[UaEvent], kinds: tuple[type, ...], timeout: float | None
-    ) -> UaEvent | None:
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while True:
-            left = None if deadline is None else max(0.0, deadline - loop.time())
-            event = await self._next(queue, left)
-            if isinstance(event, ReinviteReceived):
-                self._refuse_reinvite(event.call)
-            elif event is None or isinstance(event, kinds):
-                return event
-
-    def _refuse_reinvite(self, call: Call) -> None:
-        """RFC 3261 §14.2: an offer we do not take gets 488 and leaves the
-        session as it was. Changing keys or codec mid-call is not supported."""
-        endpoint, ua, _ = self._parts()
-        try:
-            ua.answer(call, endpoint.now(), status=488)
-        except LocalProtocolError:
-            return  # the re-INVITE is gone already
-        self._flush()
-
-    async def _until_ended(self, call: Call, queue: asyncio.Queue[UaEvent]) -> None:
-        await self._next_of(queue, (CallEnded, CallFailed), self.settings.timeout)
-
-    async def _hang_up(
-        self, call: Call, queue: asyncio.Queue[UaEvent], media: CallMedia
-    ) -> UaEvent | None:
-        """End the media (RTCP BYE), send our BYE and wait for how the call
-        ended. The session is over as the BYE goes (§15.1.1): what the peer
-        still sends while it hangs up (baresip's RTCP BYE comes in clear) is
-        not counted against it. The UA core holds a callee's BYE until the
-        ACK came (§15); a caller's BYE that crossed ours ends the call."""
-        media.close()
-        endpoint, ua, _ = self._parts()
-        try:
-            ua.bye(call, endpoint.now())
-        except LocalProtocolError:
-            pass  # the call ended as we decided to end it; its event is queued
-        self._flush()
-        return await self._next_of(queue, (CallEnded, CallFailed), self.settings.timeout)
-
-    async def _rtcp_without_mux(self, media: CallMedia, agreed: NegotiatedMedia) -> None:
-        """We offer and answer rtcp-mux (RFC 5761); a peer that refused it
-        sends its RTCP to our RTP port + 1, so we listen there too."""
-        if agreed.config.rtcp_mux:
-            return
-        port = media.local_rtp[1] + 1
-        if await media.open_rtcp_port():
-            self._note(f"the peer refused rtcp-mux: receiving its RTCP on port {port}")
-        else:
-            self._note(f"the peer refused rtcp-mux and port {port} is taken: its RTCP is lost")
-
-    def _drop(self, media: CallMedia) -> None:
-        media.close()
-        self._sessions.discard(media)
 
     # -- answering -------------------------------------------------------------------
     async def answer(
@@ -484,9 +315,4 @@ class UaApp:
             if self._registered and self.unregister_on_close and self.ua is not None:
                 await self.unregister()
         finally:
-            for media in list(self._sessions):
-                self._drop(media)
-            if self.endpoint is not None:
-                await self.endpoint.close()
-            if self._listening is not None:
-                self._listening.release()
+            await self._release()

@@ -13,12 +13,14 @@ A :class:`UserAgent` is a :class:`~sipsec.transaction.TransactionUser`: its
 driver (``sipsec.transport.endpoint``) feeds it transaction events, fires its
 timer and resolves host names. API: ``register``, ``unregister``,
 ``invite``, ``ring``, ``answer``, ``reject``, ``cancel``, ``bye``,
-``reinvite``, ``next_ua_event``; ``stats`` counts what happened.
+``reinvite``, ``options``, ``next_ua_event``; ``stats`` counts what
+happened.
 
 Events (:mod:`sipsec.ua.events`): ``Registered``, ``RegistrationFailed``,
 ``Unregistered``, ``IncomingCall``, ``CallRinging``, ``CallAnswered``,
 ``CallConfirmed``, ``CallFailed``, ``CallEnded``, ``ReinviteReceived``,
-``ReinviteAnswered``, ``ReinviteFailed``, ``AuthenticationFailed``. Every
+``ReinviteAnswered``, ``ReinviteFailed``, ``OptionsAnswered``,
+``AuthenticationFailed``. Every
 call ends with exactly one ``CallFailed`` or ``CallEnded``.
 
 Time comes in as ``now`` on every call; randomness for the §14.1 glare
@@ -28,14 +30,18 @@ cnonces from ``random_bytes``; tags, Call-IDs and branches from
 ``max(expires/2, expires - 64*T1)`` (see :mod:`.registration`); a BYE asked
 for before the ACK of our 2xx waits for it (§15); the 2xx is resent T1, 2T1
 … T2 apart and, without an ACK after 64*T1, the call is ended with a BYE
-(§13.3.1.4); a superseded REGISTER's answer is ignored.
+(§13.3.1.4); while a call rings, its last provisional is resent every
+``UaConfig.provisional_interval`` (60 s, §13.3.1.1); a superseded
+REGISTER's answer is ignored.
 
 Modules: ``config`` (:class:`UaConfig`), ``call`` (:class:`Call`),
 ``events``, ``registration`` (REGISTER state, refresh timing),
 ``addressing`` (next hop, Via, Contact), ``base`` (sending, resolution,
 timers), ``registering`` (REGISTER client), ``uac`` (INVITE, ACK, CANCEL,
-BYE, Digest retry), ``reinvite`` (§14.1 and glare), ``uas`` (requests we
-receive), ``core`` (:class:`UserAgent`, the event dispatch).
+BYE, Digest retry), ``reinvite`` (§14.1 and glare), ``options`` (OPTIONS
+as the client, §11.1), ``answering`` (an incoming INVITE up to its ACK,
+§13.3), ``uas`` (requests we receive), ``core`` (:class:`UserAgent`, the
+event dispatch).
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ from .events import (
     CallFailed,
     CallRinging,
     IncomingCall,
+    OptionsAnswered,
     Registered,
     RegistrationFailed,
     ReinviteAnswered,
@@ -72,6 +79,7 @@ __all__ = [
     "CallRinging",
     "CallState",
     "IncomingCall",
+    "OptionsAnswered",
     "Registered",
     "Registration",
     "RegistrationFailed",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import KW_ONLY, dataclass, field
 
 from sipsec.errors import LocalProtocolError
@@ -29,6 +30,8 @@ class UaConfig:
     used anyway when ``auth`` is not offered). An incoming call the
     application leaves unanswered for ``answer_timeout`` seconds is refused
     with 480 (None: wait for ever; 180 s is the RFC's Timer C at proxies).
+    While it rings, our last non-100 provisional is sent again every
+    ``provisional_interval`` seconds (§13.3.1.1: "every minute"; None: never).
     """
 
     aor: str
@@ -45,6 +48,7 @@ class UaConfig:
     supported: tuple[str, ...] = ()
     prefer_auth_int: bool = False
     answer_timeout: float | None = 180.0
+    provisional_interval: float | None = 60.0
     accept: tuple[str, ...] = (
         "application/sdp",
         "application/pkcs7-mime",
@@ -60,6 +64,9 @@ class UaConfig:
             raise LocalProtocolError(f"the AOR must be a sip: or sips: URI with a user: {self.aor}")
         if not 0 <= self.register_expires <= 2**32 - 1:
             raise LocalProtocolError("register_expires out of range")
+        interval = self.provisional_interval
+        if interval is not None and not (interval > 0 and math.isfinite(interval)):
+            raise LocalProtocolError("provisional_interval must be positive")
 
     @property
     def aor_uri(self) -> SipUri:

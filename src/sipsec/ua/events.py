@@ -23,6 +23,7 @@ __all__ = [
     "CallFailed",
     "CallRinging",
     "IncomingCall",
+    "OptionsAnswered",
     "Registered",
     "RegistrationFailed",
     "ReinviteAnswered",
@@ -130,6 +131,24 @@ class ReinviteFailed(UaEvent):
     call: Call
     status: int
     reason: str
+
+
+@dataclass(slots=True)
+class OptionsAnswered(UaEvent):
+    """The final answer to our OPTIONS (§11): ``call_id`` is what
+    ``UserAgent.options`` returned; ``status`` is the final response's, or
+    408 / 503 / 416 when none came (timeout, transport, bad next hop), with
+    ``response`` None. ``allow``, ``accept`` and ``supported`` list what
+    the response's headers of those names said (empty when absent)."""
+
+    call_id: str
+    target: str
+    status: int
+    reason: str
+    allow: list[str]
+    accept: list[str]
+    supported: list[str]
+    response: Response | None
 
 
 @dataclass(slots=True)

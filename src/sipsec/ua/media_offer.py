@@ -26,6 +26,10 @@ that is untrusted, expired, revoked or not the From address), 488 (nothing
 acceptable in the SDP, or a cleartext key over a hop that is not TLS: the
 *session description* is what cannot be accepted here, and 488 tells the
 offerer to change it, RFC 3261 §21.4.26). Key octets never appear in a repr.
+
+The value types (policy, bodies, results, errors) live in
+:mod:`.media_types` and are re-exported here; this module holds the
+operations on them.
 """
 
 from __future__ import annotations
@@ -33,25 +37,20 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Literal
 
 from cryptography import x509
 
-from sipsec.ca import CaError, CertificateStore, PrivateKey
-from sipsec.errors import LocalProtocolError, RemoteProtocolError
+from sipsec.ca import CaError
+from sipsec.errors import LocalProtocolError
 from sipsec.rtp import MediaConfig
 from sipsec.sdp import (
     DEFAULT_SUITE,
     PCMA,
     PCMU,
     SUITE_ATTRIBUTE,
-    AudioCapabilities,
-    Codec,
     CryptoAttribute,
     SdpError,
     SessionDescription,
-    SrtpKeyParams,
     answer_offer,
     build_offer,
     crypto_attributes,
@@ -63,6 +62,18 @@ from sipsec.sdp import (
 )
 from sipsec.smime import MimeEntity, SmimeError, UnsupportedBody, open_body, sign_and_encrypt
 from sipsec.smime.mime import parse_params
+
+from .media_types import (
+    KeyLines,
+    KeyTransportRefused,
+    LocalOffer,
+    MediaOfferError,
+    MediaPolicy,
+    NegotiatedMedia,
+    ReceivedSdp,
+    SipBody,
+    SmimeIdentity,
+)
 
 __all__ = [
     "KeyLines",
@@ -81,7 +92,6 @@ __all__ = [
     "wrap_sdp",
 ]
 
-KeyLines = Literal["crypto", "k"]
 Random = Callable[[int], bytes]
 SDP_TYPE = "application/sdp"
 # RFC 3261 §20.11 and §23.4.3: the body describes the session, and a UAS that
@@ -90,122 +100,6 @@ SMIME_DISPOSITION = "session;handling=required"
 _SMIME_TYPES = {"multipart/signed", "application/pkcs7-mime", "application/x-pkcs7-mime"}
 _SAVP = "RTP/SAVP"
 _G711 = (PCMU.payload_type, PCMA.payload_type)
-
-
-class MediaOfferError(RemoteProtocolError):
-    """A received body cannot be used; ``status`` is the SIP response to give."""
-
-
-class KeyTransportRefused(LocalProtocolError):
-    """We were about to send a key in cleartext over a hop that is not TLS."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason, 500)
-
-
-@dataclass(frozen=True)
-class SmimeIdentity:
-    """Our S/MIME certificate and key: signs what we send, opens what is sent to us."""
-
-    certificate: x509.Certificate
-    key: PrivateKey = field(repr=False)
-    chain: tuple[x509.Certificate, ...] = ()
-
-    def __repr__(self) -> str:
-        return f"SmimeIdentity({self.certificate.subject.rfc4514_string()!r}, key=<redacted>)"
-
-
-@dataclass(frozen=True)
-class MediaPolicy:
-    """What this UA offers and accepts (``--media``, ``--keys``, certificates)."""
-
-    srtp: bool = True  # False only when plain RTP was asked for (--media rtp)
-    key_lines: KeyLines = "crypto"
-    suites: tuple[str, ...] = (DEFAULT_SUITE,)
-    codecs: tuple[Codec, ...] = (PCMU, PCMA)
-    telephone_event: bool = True
-    ptime: int = 20
-    identity: SmimeIdentity | None = None
-    trust: CertificateStore | None = None
-    # An envelope anyone could have made to our certificate proves nothing
-    # about its sender: a proxy could swap in its own keys (§23.4.3 signs it).
-    require_signature: bool = True
-
-    def __post_init__(self) -> None:
-        if self.srtp and not self.suites:
-            raise LocalProtocolError("SRTP needs at least one suite", 500)
-        if self.key_lines not in ("crypto", "k"):
-            raise LocalProtocolError("key_lines is 'crypto' or 'k'", 500)
-
-    def capabilities(self) -> AudioCapabilities:
-        suites = self.suites if self.srtp else ()
-        if self.key_lines == "k":
-            suites = suites[:1]  # k= carries one key of one suite
-        return AudioCapabilities(
-            codecs=self.codecs,
-            telephone_event=self.telephone_event,
-            ptime=self.ptime,
-            srtp_suites=suites,
-            require_srtp=self.srtp,
-        )
-
-
-@dataclass(frozen=True)
-class SipBody:
-    """A body ready for a request or response: bytes, Content-Type, extra headers."""
-
-    body: bytes = field(repr=False)
-    content_type: str
-    headers: tuple[tuple[str, str], ...] = ()
-    encrypted: bool = False
-
-    def __repr__(self) -> str:
-        return (
-            f"SipBody({self.content_type!r}, {len(self.body)} octets, encrypted={self.encrypted})"
-        )
-
-
-@dataclass(frozen=True)
-class ReceivedSdp:
-    """An opened body: the SDP, and whether it was encrypted and by whom signed."""
-
-    sdp: SessionDescription = field(repr=False)
-    encrypted: bool
-    signer: x509.Certificate | None = field(default=None, repr=False)
-
-    def __repr__(self) -> str:
-        who = self.signer.subject.rfc4514_string() if self.signer is not None else None
-        return f"ReceivedSdp(encrypted={self.encrypted}, signer={who!r})"
-
-
-@dataclass(frozen=True)
-class LocalOffer:
-    """The offer we sent, kept (with our keys) until its answer arrives."""
-
-    sdp: SessionDescription = field(repr=False)
-    body: SipBody
-
-    def __repr__(self) -> str:
-        return f"LocalOffer({self.body!r})"
-
-
-@dataclass(frozen=True)
-class NegotiatedMedia:
-    """What offer and answer agreed, for :class:`sipsec.transport.media.MediaSession`."""
-
-    remote_rtp: tuple[str, int]
-    remote_rtcp: tuple[str, int]
-    config: MediaConfig
-    send: bool
-    receive: bool
-    send_key: SrtpKeyParams | None  # SrtpKeyParams hides its octets in repr
-    receive_key: SrtpKeyParams | None
-    smime: bool  # the SDP we received came encrypted
-
-    @property
-    def suite(self) -> str | None:
-        """The SRTP profile of both directions; None for plain RTP."""
-        return self.send_key.suite if self.send_key is not None else None
 
 
 # -- bodies: S/MIME or the TLS hop ------------------------------------------------

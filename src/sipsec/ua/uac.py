@@ -312,6 +312,7 @@ class UacMixin(RegisterMixin):
         call.reason = reason
         self._cancel_timer(("cancel", id(call)))
         self._cancel_timer(("unanswered", id(call)))
+        self._cancel_timer(("ringing", id(call)))  # §13.3.1.1 ends with the final response
         if call.dialog is not None:
             self._drop_dialog(call.dialog)
         self._forget_call(call)
