@@ -1,5 +1,5 @@
-"""Typed header values: Via (RFC 3261 §20.42, RFC 3581), name-addr (§20.10,
-§20.20), CSeq (§20.16), media types (§20.15), delta-seconds."""
+"""Typed header values: name-addr (RFC 3261 §20.10, §20.20), CSeq (§20.16),
+media types (§20.15), delta-seconds. Via: test_via.py."""
 
 from __future__ import annotations
 
@@ -11,75 +11,13 @@ from sipsec.sip import (
     NameAddress,
     SipParseError,
     SipUri,
-    Via,
     parse_cseq,
     parse_media_type,
     parse_name_address,
     parse_params,
     parse_uri,
-    parse_via,
 )
 from sipsec.sip.fields import parse_delta_seconds
-
-
-def test_via_fields() -> None:
-    (via,) = parse_via(
-        "SIP/2.0/udp pc33.atlanta.com:5066;branch=z9hG4bK776;received=192.0.2.1;rport=5066"
-        ";maddr=239.1.1.1;ttl=16"
-    )
-    assert (via.transport, via.host, via.port, via.sent_by) == (
-        "UDP",
-        "pc33.atlanta.com",
-        5066,
-        "pc33.atlanta.com:5066",
-    )
-    assert via.branch == "z9hG4bK776" and via.received == "192.0.2.1" and via.rport == 5066
-    assert via.maddr == "239.1.1.1" and via.ttl == 16
-    (flag,) = parse_via("SIP/2.0/UDP h;rport;branch=z9hG4bKx")
-    assert flag.rport is True and flag.port is None
-    (none,) = parse_via("SIP/2.0/UDP h")
-    assert none.rport is None and none.branch is None and none.ttl is None
-
-
-def test_via_lists_and_lws() -> None:
-    vias = parse_via(
-        'SIP / 2.0 / TCP a.example ; branch = z9hG4bK1 , SIP/2.0/UDP [2001:db8::1]:5060;x="q;,"'
-    )
-    assert [v.sent_by for v in vias] == ["a.example", "[2001:db8::1]:5060"]
-    assert vias[0].branch == "z9hG4bK1" and vias[1].params["x"] == "q;,"
-    assert str(vias[0]) == "SIP / 2.0 / TCP a.example ; branch = z9hG4bK1"
-
-
-def test_via_built() -> None:
-    via = Via("tls", "proxy.example", 5061, {"branch": "z9hG4bKa", "rport": None})
-    assert str(via) == "SIP/2.0/TLS proxy.example:5061;branch=z9hG4bKa;rport"
-    assert parse_via(str(via))[0].params == via.params
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "",
-        "SIP/2.0/UDP",
-        "SIP/2.0 UDP h",
-        "SIP/2.0/UDP h;;",
-        "SIP/2.0/UDP h,",
-        "SIP/2.0/UDP h:70000",
-        "SIP/2.0/UDP 192.0.2.15;;,;,,",
-        "SIP/2.0/UDP h junk",
-    ],
-)
-def test_bad_via(text: str) -> None:
-    with pytest.raises(SipParseError):
-        parse_via(text)
-
-
-def test_bad_rport_ttl_raise_on_access() -> None:
-    (via,) = parse_via("SIP/2.0/UDP h;rport=x;ttl=300")
-    with pytest.raises(SipParseError):
-        via.rport  # noqa: B018
-    with pytest.raises(SipParseError):
-        via.ttl  # noqa: B018
 
 
 @pytest.mark.parametrize(

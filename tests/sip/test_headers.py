@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sipsec.errors import LocalProtocolError
-from sipsec.sip import Headers, canonical_name, parse_message, split_list
+from sipsec.sip import Headers, Request, canonical_name, parse_message, split_list
 
 
 def test_case_insensitive_and_compact_forms() -> None:
@@ -182,3 +184,148 @@ def test_changing_headers_from_both_paths(change: object) -> None:
     change(full)  # type: ignore[operator]
     assert fast._entries == full._entries and fast.modified and full.modified
     assert fast._wire_lines() == full._wire_lines() and list(fast.copy()) == list(full)
+
+
+# -- Headers.copy() keeps the typed views (a proxy reads them again on each
+# branch's copy, RFC 3261 §16.6) and shares nothing mutable with the original.
+COPIED = (
+    b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"
+    b"Via: SIP/2.0/TCP client.atlanta.example.com:5060;branch=z9hG4bK74bf9\r\n"
+    b"Via: SIP/2.0/UDP p.example;branch=z9hG4bK2;received=192.0.2.1\r\n"
+    b"Max-Forwards: 70\r\n"
+    b"Route: <sip:p1.example.com;lr>\r\n"
+    b"From: Alice <sip:alice@atlanta.example.com>;tag=9fxced76sl\r\n"
+    b"To: Bob <sip:bob@biloxi.example.com>\r\n"
+    b"Call-ID: 3848276298220188511@atlanta.example.com\r\n"
+    b"CSeq: 1 INVITE\r\n"
+    b"Contact: <sip:alice@client.atlanta.example.com;transport=tcp>\r\n"
+    b"Supported: timer\r\n"
+    b'Proxy-Authorization: Digest username="a", realm="r", nonce="n", uri="sip:b"\r\n'
+    b"Content-Type: application/sdp\r\n"
+    b"Content-Length: 0\r\n\r\n"
+)
+# Every view the message offers, read on the original before copying.
+ALL_VIEWS = (
+    *("vias", "from_", "to", "call_id", "cseq", "max_forwards", "content_length"),
+    *("contacts", "routes", "record_routes", "content_type", "expires", "supported"),
+    *("require", "proxy_require", "unsupported", "www_authenticate", "proxy_authenticate"),
+    *("authorization", "proxy_authorization"),
+)
+
+
+def _copied_message() -> tuple[Request, Request]:
+    original = parse_message(COPIED)
+    assert isinstance(original, Request)
+    for name in ALL_VIEWS:
+        getattr(original, name)
+    copy = Request(original.method, original.uri, original.headers.copy(), original.body)
+    return original, copy
+
+
+def test_a_copy_keeps_every_parsed_view(monkeypatch: pytest.MonkeyPatch) -> None:
+    original, copy = _copied_message()
+    parsed: list[str] = []
+    typed = Headers.typed
+
+    def counting(self: Headers, name: str, parse: Any) -> Any:
+        if name not in self._cache:
+            parsed.append(name)
+        return typed(self, name, parse)
+
+    monkeypatch.setattr(Headers, "typed", counting)
+    for name in ALL_VIEWS:
+        assert str(getattr(copy, name)) == str(getattr(original, name)), name
+    assert parsed == []  # nothing parsed again
+    assert parse_message(COPIED).headers._cache.keys() <= copy.headers._cache.keys()
+
+
+def test_a_copy_shares_nothing_mutable() -> None:
+    original, copy = _copied_message()
+    for name in ALL_VIEWS:
+        mine, theirs = getattr(copy, name), getattr(original, name)
+        if not isinstance(mine, str | int | type(None)):
+            assert mine is not theirs, name
+        for a, b in zip(
+            mine if isinstance(mine, list) else [mine],
+            theirs if isinstance(theirs, list) else [theirs],
+            strict=True,
+        ):
+            if hasattr(a, "params"):
+                assert a.params is not b.params and a.params == b.params, name
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: m.top_via.params.__setitem__("received", "192.0.2.9"),
+        lambda m: m.vias.append(m.vias[0]),
+        lambda m: m.from_.params.__setitem__("tag", "other"),
+        lambda m: m.to.params.__setitem__("tag", "x"),
+        lambda m: m.contacts[0].params.__setitem__("expires", "0"),
+        lambda m: m.routes.clear(),
+        lambda m: m.content_type.params.__setitem__("charset", "utf-8"),
+        lambda m: m.supported.append("100rel"),
+        lambda m: m.proxy_authorization[0].params.__setitem__("realm", "evil"),
+        lambda m: setattr(m.cseq, "seq", 2),
+        lambda m: m.headers.set("Max-Forwards", "69"),
+        lambda m: m.headers.prepend("Via", "SIP/2.0/TCP p.example;branch=z9hG4bK9"),
+        lambda m: m.headers.prepend("Record-Route", "<sip:p.example;lr>"),
+        lambda m: m.headers.remove("Route"),
+        lambda m: m.headers.pop_first("Via"),
+        lambda m: m.headers.add("Subject", "hi"),
+    ],
+)
+def test_changing_a_copy_never_changes_the_original(change: Any) -> None:
+    original, copy = _copied_message()
+    before = [repr(getattr(original, name)) for name in ALL_VIEWS]
+    change(copy)
+    assert [repr(getattr(original, name)) for name in ALL_VIEWS] == before
+    assert bytes(original) == COPIED and not original.headers.modified
+    # …and a fresh parse agrees with what the original still says.
+    assert before == [repr(getattr(parse_message(COPIED), name)) for name in ALL_VIEWS]
+
+
+def test_a_copy_parses_again_what_it_cannot_copy() -> None:
+    headers = parse_message(COPIED).headers
+    calls: list[list[str]] = []
+
+    class Opaque:  # no _copy(): the copy must not share it
+        pass
+
+    def parse(lines: list[str]) -> Opaque:
+        calls.append(lines)
+        return Opaque()
+
+    first = headers.typed("supported", parse)
+    other = headers.copy()
+    assert "supported" not in other._cache
+    assert other.typed("supported", parse) is not first and calls == [["timer"]] * 2
+    headers.typed("x-list", lambda lines: [Opaque()])
+    assert "x-list" not in headers.copy()._cache
+
+
+HEADER_CHANGES = [
+    lambda h: h.set("Max-Forwards", "69"),
+    lambda h: h.prepend("Via", "SIP/2.0/TCP p.example;branch=z9hG4bK9;rport"),
+    lambda h: h.prepend("Record-Route", "<sip:p.example;lr>"),
+    lambda h: h.remove("Route"),
+    lambda h: h.pop_first("Via"),
+    lambda h: h.add("Contact", "<sip:c@h.example>;expires=60"),
+    lambda h: h.set("To", "Bob <sip:bob@biloxi.example.com>;tag=b1"),
+    lambda h: h.add("Supported", "100rel"),
+    lambda h: h.remove("Content-Type"),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(HEADER_CHANGES), max_size=6))
+def test_a_changed_copy_reads_what_its_lines_say(changes: list[Any]) -> None:
+    # The views a copy keeps stay right through any run of header changes:
+    # the same as parsing the copy's own bytes, and the original untouched.
+    original, copy = _copied_message()
+    for change in changes:
+        change(copy.headers)
+    fresh = parse_message(bytes(copy))
+    for name in ALL_VIEWS:
+        assert repr(getattr(copy, name)) == repr(getattr(fresh, name)), name
+    assert bytes(original) == COPIED

@@ -57,3 +57,18 @@ def test_100_trying() -> None:
     trying = make_response(request(), 100)
     assert trying.to is not None and trying.to.tag is None  # §8.2.6.1
     assert trying.headers.get("Timestamp") == "54"
+
+
+def test_copied_lines_keep_their_views_and_share_nothing() -> None:
+    req = request()
+    resp = make_response(req, 180, to_tag="1")
+    cache = resp.headers._cache
+    assert {"via", "from", "call-id", "cseq"} <= cache.keys() and "to" not in cache
+    reparsed = parse_message(bytes(resp))
+    for name in ("vias", "from_", "to", "call_id", "cseq"):
+        assert repr(getattr(resp, name)) == repr(getattr(reparsed, name)), name
+    assert [v.params for v in resp.vias] == [v.params for v in reparsed.vias]
+    resp.top_via.params["received"] = "x"  # type: ignore[union-attr]
+    resp.cseq.seq = 9  # type: ignore[union-attr]
+    assert req.top_via.received == "192.0.2.111"  # type: ignore[union-attr]
+    assert req.cseq.seq == 1  # type: ignore[union-attr]

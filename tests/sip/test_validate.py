@@ -71,3 +71,13 @@ def test_response_checks() -> None:
     resp.headers.add("Via", "SIP/2.0/UDP other.example;branch=z9hG4bK2")
     assert validate_response(resp) is None
     assert validate_response(resp, uac=True) is not None  # §8.1.3.3
+
+
+def test_single_headers_are_counted_by_lines() -> None:
+    # validate counts lines: right only while none of them is a list header.
+    from sipsec.sip import LIST_HEADERS
+    from sipsec.sip.validate import _SINGLE
+
+    assert not LIST_HEADERS.intersection(_SINGLE)
+    error = validate_request(request(extra="To: <sip:carol@chicago.example>\r\n"))
+    assert error is not None and error.status == 400 and "more than one to" in error.reason

@@ -55,9 +55,10 @@ in ``rejected`` for a 400, or returned by ``feed_with_errors(bytes) ->
 
 Modules: ``parser`` (bytes → message), ``fastpath`` (the usual shape of a
 message in one pass, before ``parser``), ``message`` (Request/Response, views),
-``headers`` (the multi-map), ``fields`` (Via, name-addr, CSeq, media type),
-``auth`` (Digest header codec), ``uri``, ``framer``, ``responses``,
-``validate``, ``ids``, ``status``, ``errors``.
+``headers`` (the multi-map), ``fields`` (name-addr, CSeq, media type),
+``via``, ``params`` (header parameters, quoting), ``auth`` (Digest header
+codec), ``uri``, ``uri_grammar`` (URI patterns, escaping), ``framer``,
+``responses``, ``validate``, ``ids``, ``status``, ``errors``.
 """
 
 from __future__ import annotations

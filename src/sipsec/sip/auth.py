@@ -90,6 +90,10 @@ class _AuthValue:
             return cls(m.group(1), token68=t.group(1))
         return cls(m.group(1), parse_auth_params(rest))
 
+    def _copy(self) -> _AuthValue:
+        # Headers.copy(): the copy's parameters are its own.
+        return type(self)(self.scheme, dict(self.params), token68=self.token68)
+
     @property
     def is_digest(self) -> bool:
         return self.scheme.lower() == "digest"

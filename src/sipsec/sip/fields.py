@@ -1,5 +1,6 @@
-"""Typed header values: Via, name-addr/addr-spec, CSeq, media types, numbers
-(RFC 3261 §20, §25.1; RFC 3581 rport; RFC 5118 §4.5 bracketed ``received``).
+"""Typed header values: name-addr/addr-spec, CSeq, media types, numbers
+(RFC 3261 §20, §25.1). Via lives in :mod:`sipsec.sip.via`, parameters and
+quoting in :mod:`sipsec.sip.params`; both are re-exported here.
 
 Each parser takes one header value (one list element for list headers) and
 returns an object, or raises :class:`SipParseError` (400). Objects built in
@@ -11,7 +12,19 @@ from __future__ import annotations
 import re
 
 from .errors import SipParseError
-from .uri import SIP_ADDR_SPEC_RE, SIP_URI_RE, SipUri, Uri, _build_sip, parse_uri
+from .params import (
+    _QUOTED,
+    _SIMPLE_PARAMS_RE,
+    _TOKEN_CHARS,
+    _split_simple,
+    format_params,
+    parse_params,
+    quote,
+    unquote,
+)
+from .uri import SipUri, Uri, _build_sip, parse_uri
+from .uri_grammar import SIP_ADDR_SPEC_RE, SIP_URI_RE
+from .via import Via, parse_via
 
 __all__ = [
     "CSeq",
@@ -29,32 +42,6 @@ __all__ = [
     "unquote",
 ]
 
-_TOKEN_CHARS = r"A-Za-z0-9\-.!%*_+`'~"  # noqa: S105 (RFC 3261 token, not a password)
-TOKEN = re.compile(f"[{_TOKEN_CHARS}]+")
-_QUOTED_RE = r'"[^"\\]*(?:\\.[^"\\]*)*"'  # quoted-string, unrolled (no alternation per char)
-_QUOTED = re.compile(_QUOTED_RE, re.DOTALL)
-# One ";name[=value]" with the LWS §25.1 allows around SEMI and EQUAL; a value
-# is a token, a host (IPv6 references included) or a quoted string.
-_PARAM = re.compile(
-    rf"[ \t]*;[ \t]*([{_TOKEN_CHARS}]+)"
-    rf"(?:[ \t]*=[ \t]*({_QUOTED_RE}|[{_TOKEN_CHARS}\[\]:]+))?",
-    re.DOTALL,
-)
-_VIA = re.compile(
-    rf"[ \t]*([{_TOKEN_CHARS}]+)[ \t]*/[ \t]*([{_TOKEN_CHARS}]+)[ \t]*/[ \t]*([{_TOKEN_CHARS}]+)"
-    r"[ \t]+(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9.])?)"
-    r"(?:[ \t]*:[ \t]*([0-9]{1,5}))?"
-)
-# Fast path: a run of ";name=value" with no LWS and no quotes, which is what
-# nearly every element sends; anything else goes through _PARAM one by one.
-_SIMPLE_PARAMS = re.compile(rf"(?:;[{_TOKEN_CHARS}]+(?:=[{_TOKEN_CHARS}\[\]:]+)?)+")
-_VIA_FAST = re.compile(
-    rf"(SIP)/(2\.0)/([{_TOKEN_CHARS}]+) "
-    r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9.])?)"
-    # LWS before ";" is allowed here: a folded Via continues with " ;received=".
-    rf"(?::([0-9]{{1,5}}))?((?:[ \t]*;[{_TOKEN_CHARS}]+(?:=[{_TOKEN_CHARS}\[\]:]+)?)*)"
-)
-_SIMPLE_PARAMS_RE = rf"((?:;[{_TOKEN_CHARS}]+(?:=[{_TOKEN_CHARS}\[\]:]+)?)*)"
 # Fast paths for the usual From/To/Contact shapes; anything else (LWS around
 # ";", quoted-pairs, other schemes, errors) takes the general code below.
 _NAME_ADDR_FAST = re.compile(
@@ -66,193 +53,8 @@ _DISPLAY_TOKENS = re.compile(rf"[{_TOKEN_CHARS}]+(?:[ \t]+[{_TOKEN_CHARS}]+)*")
 _CSEQ = re.compile(rf"[ \t]*([0-9]{{1,10}})[ \t]+([{_TOKEN_CHARS}]+)[ \t]*")
 _DIGITS = re.compile(r"[0-9]+")
 _MEDIA = re.compile(rf"[ \t]*([{_TOKEN_CHARS}]+)[ \t]*/[ \t]*([{_TOKEN_CHARS}]+)")
-_UNQUOTE = re.compile(r"\\(.)", re.DOTALL)
 MAX_DELTA = 2**32 - 1
-
-
-def unquote(text: str) -> str:
-    """``"a \\"b\\""`` → ``a "b"``; text not in quotes is returned unchanged."""
-    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
-        text = text[1:-1]
-        return _UNQUOTE.sub(r"\1", text) if "\\" in text else text
-    return text
-
-
-def quote(text: str) -> str:
-    """A quoted-string for ``text`` (``"`` and ``\\`` escaped)."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def parse_params(text: str, pos: int = 0) -> dict[str, str | None]:
-    """Parse ``;name=value`` pairs from ``text[pos:]`` up to its end.
-
-    Names are lower-cased; quoted values are unquoted; a name without a value
-    maps to ``None``. Anything left over is a syntax error.
-    """
-    params: dict[str, str | None] = {}
-    end = len(text)
-    m = _SIMPLE_PARAMS.match(text, pos)
-    if m is not None and m.end() == end:
-        return _split_simple(m.group())
-    while pos < end:
-        m = _PARAM.match(text, pos)
-        if m is None:
-            if text[pos:].strip(" \t"):
-                raise SipParseError(f"bad parameters {text[pos : pos + 40]!r}")
-            break
-        value = m.group(2)
-        params[m.group(1).lower()] = None if value is None else unquote(value)
-        pos = m.end()
-    return params
-
-
-def _split_simple(text: str) -> dict[str, str | None]:
-    if " " in text or "\t" in text:
-        text = ";".join(piece.strip(" \t") for piece in text.split(";"))
-    if text.count(";") == 1:  # one parameter, usually ";tag=..." or ";branch=..."
-        name, eq, value = text[1:].partition("=")
-        return {name.lower(): value if eq else None}
-    params: dict[str, str | None] = {}
-    for piece in text[1:].split(";"):
-        name, eq, value = piece.partition("=")
-        params[name.lower()] = value if eq else None
-    return params
-
-
-def format_params(params: dict[str, str | None]) -> str:
-    """``{"tag": "x", "lr": None}`` → ``;tag=x;lr`` (values quoted when not tokens)."""
-    parts = []
-    for name, value in params.items():
-        if value is None:
-            parts.append(f";{name}")
-        elif TOKEN.fullmatch(value) or (value.startswith("[") and value.endswith("]")):
-            parts.append(f";{name}={value}")
-        else:
-            parts.append(f";{name}={quote(value)}")
-    return "".join(parts)
-
-
-class Via:
-    """One Via value (RFC 3261 §20.42, §18.2.1; RFC 3581 rport)."""
-
-    __slots__ = ("_raw", "host", "params", "port", "protocol", "transport", "version")
-
-    def __init__(
-        self,
-        transport: str,
-        host: str,
-        port: int | None = None,
-        params: dict[str, str | None] | None = None,
-        *,
-        protocol: str = "SIP",
-        version: str = "2.0",
-        raw: str | None = None,
-    ) -> None:
-        self.protocol = protocol
-        self.version = version
-        self.transport = transport.upper()
-        self.host = host
-        self.port = port
-        self.params: dict[str, str | None] = params if params is not None else {}
-        self._raw = raw
-
-    @property
-    def sent_by(self) -> str:
-        return self.host if self.port is None else f"{self.host}:{self.port}"
-
-    @property
-    def branch(self) -> str | None:
-        return self.params.get("branch")
-
-    @property
-    def received(self) -> str | None:
-        return self.params.get("received")
-
-    @property
-    def rport(self) -> int | bool | None:
-        """None: absent; True: requested (no value); an int: filled in (RFC 3581)."""
-        if "rport" not in self.params:
-            return None
-        value = self.params["rport"]
-        if value is None or value == "":
-            return True
-        if not _DIGITS.fullmatch(value) or len(value) > 5:
-            raise SipParseError(f"bad rport {value[:20]!r}")
-        return int(value)
-
-    @property
-    def maddr(self) -> str | None:
-        return self.params.get("maddr")
-
-    @property
-    def ttl(self) -> int | None:
-        value = self.params.get("ttl")
-        if value is None:
-            return None
-        if not _DIGITS.fullmatch(value) or len(value) > 3 or int(value) > 255:
-            raise SipParseError(f"bad ttl {value[:20]!r}")
-        return int(value)
-
-    def __str__(self) -> str:
-        if self._raw is None:
-            params = format_params(self.params)
-            self._raw = f"{self.protocol}/{self.version}/{self.transport} {self.sent_by}{params}"
-        return self._raw
-
-    def __repr__(self) -> str:
-        return f"Via({str(self)!r})"
-
-
-def parse_via(text: str) -> list[Via]:
-    """All Via values in one header line (a comma-separated list)."""
-    m = _VIA_FAST.fullmatch(text)
-    if m is not None:
-        protocol, version, transport, host, port, ptext = m.groups()
-        number = None if port is None else int(port)
-        if number is None or number <= 65535:
-            via = Via.__new__(Via)
-            via.protocol, via.version, via.transport = protocol, version, transport.upper()
-            via.host, via.port, via._raw = host, number, text
-            via.params = _split_simple(ptext) if ptext else {}
-            return [via]
-    vias: list[Via] = []
-    pos, end = 0, len(text)
-    while True:
-        m = _VIA.match(text, pos)
-        if m is None:
-            raise SipParseError(f"bad Via {text[pos : pos + 60]!r}")
-        start = pos
-        port = m.group(5)
-        if port is not None and int(port) > 65535:
-            raise SipParseError("bad Via port")
-        pos = m.end()
-        params: dict[str, str | None] = {}
-        while pos < end:
-            pm = _PARAM.match(text, pos)
-            if pm is None:
-                break
-            value = pm.group(2)
-            params[pm.group(1).lower()] = None if value is None else unquote(value)
-            pos = pm.end()
-        raw = text[start:pos].strip(" \t")
-        vias.append(
-            Via(
-                m.group(3),
-                m.group(4),
-                None if port is None else int(port),
-                params,
-                protocol=m.group(1),
-                version=m.group(2),
-                raw=raw,
-            )
-        )
-        while pos < end and text[pos] in " \t":
-            pos += 1
-        if pos == end:
-            return vias
-        if text[pos] != ",":
-            raise SipParseError(f"bad Via {text[pos : pos + 60]!r}")
-        pos += 1
+_new = object.__new__
 
 
 class NameAddress:
@@ -274,6 +76,14 @@ class NameAddress:
         self.display_name = display_name
         self.params: dict[str, str | None] = params if params is not None else {}
         self._raw = raw
+
+    def _copy(self) -> NameAddress:
+        # Headers.copy(): the copy's parameters are its own; URIs are
+        # immutable (uri.py) and shared.
+        na: NameAddress = _new(NameAddress)
+        na.uri, na.display_name, na._raw = self.uri, self.display_name, self._raw
+        na.params = self.params.copy()
+        return na
 
     @property
     def is_star(self) -> bool:
@@ -399,6 +209,11 @@ class CSeq:
         self.seq = seq
         self.method = method
 
+    def _copy(self) -> CSeq:
+        cseq: CSeq = _new(CSeq)
+        cseq.seq, cseq.method = self.seq, self.method
+        return cseq
+
     def __str__(self) -> str:
         return f"{self.seq} {self.method}"
 
@@ -450,6 +265,11 @@ class MediaType:
         self.type = type.lower()
         self.subtype = subtype.lower()
         self.params: dict[str, str | None] = params if params is not None else {}
+
+    def _copy(self) -> MediaType:
+        copy: MediaType = _new(MediaType)
+        copy.type, copy.subtype, copy.params = self.type, self.subtype, self.params.copy()
+        return copy
 
     @property
     def mime_type(self) -> str:

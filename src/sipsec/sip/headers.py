@@ -74,7 +74,7 @@ LIST_HEADERS = frozenset(
 _TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 
 
-def _key(name: str) -> str:
+def _lower_key(name: str) -> str:
     lower = name.lower()
     return COMPACT_FORMS.get(lower, lower)
 
@@ -84,7 +84,20 @@ def _key(name: str) -> str:
 _KEYS: dict[str, str] = {}
 for _name in [*_CANONICAL.values(), *_CANONICAL, *COMPACT_FORMS]:
     for _spelling in (_name, _name.upper(), _name.lower()):
-        _KEYS[_spelling] = _key(_spelling)
+        _KEYS[_spelling] = _lower_key(_spelling)
+
+
+def _key(name: str) -> str:
+    """The key a header is stored under: lower case, compact forms expanded."""
+    key = _KEYS.get(name)
+    return key if key is not None else _lower_key(name)
+
+
+#: One header line: key, name as written, value (folds joined by one SP,
+#: stripped), wire text (None for a line added in code). Entries are never
+#: changed in place, so copies of a header section share them.
+Entry = tuple[str, str, str, str | None]
+_new = object.__new__
 
 
 def canonical_name(name: str) -> str:
@@ -126,6 +139,28 @@ def split_list(value: str) -> list[str]:
     return [s for s in (item.strip(" \t") for item in items) if s]
 
 
+_NOT_COPIED = object()
+_SHARED = frozenset({str, int, float, bool, type(None)})  # immutable: shared by copies
+
+
+def _copy_view(value: Any) -> Any:
+    """A copy of a cached typed view, or _NOT_COPIED for a kind this does
+    not know (the copy then parses it again when read)."""
+    kind = type(value)
+    if kind in _SHARED:
+        return value
+    if kind is list:
+        out = []
+        for item in value:
+            copied = item if type(item) in _SHARED else _copy_view(item)
+            if copied is _NOT_COPIED:
+                return _NOT_COPIED
+            out.append(copied)
+        return out
+    copy = getattr(kind, "_copy", None)
+    return _NOT_COPIED if copy is None else copy(value)
+
+
 class Headers:
     """Ordered multi-map of header fields; names compare case-insensitively.
 
@@ -135,15 +170,14 @@ class Headers:
     __slots__ = ("_cache", "_entries", "modified")
 
     def __init__(self, items: Any = ()) -> None:
-        # Entry: [key, name as written, value, wire text or None]
-        self._entries: list[list[Any]] = []
+        self._entries: list[Entry] = []
         self._cache: dict[str, Any] = {}
         self.modified = False
         for name, value in items:
             self.add(name, value)
 
     @classmethod
-    def _from_wire(cls, entries: list[list[Any]]) -> Headers:
+    def _from_wire(cls, entries: list[Entry]) -> Headers:
         headers = cls.__new__(cls)
         headers._entries = entries
         headers._cache = {}
@@ -204,18 +238,29 @@ class Headers:
         return f"Headers({list(self)!r})"
 
     def copy(self) -> Headers:
-        other = Headers._from_wire([list(e) for e in self._entries])
+        """An independent copy. It keeps the typed views parsed so far (a
+        proxy reads them again on each branch's copy, §16.6): immutable
+        values are shared, Via, name-addr, CSeq and the like are copied, so
+        that changing one side never changes the other."""
+        other: Headers = _new(Headers)
+        other._entries = self._entries.copy()
+        cache: dict[str, Any] = {}
+        for key, value in self._cache.items():
+            copied = _copy_view(value)
+            if copied is not _NOT_COPIED:
+                cache[key] = copied
+        other._cache = cache
         other.modified = self.modified
         return other
 
     # -- changing ---------------------------------------------------------------------
-    def _entry(self, name: str, value: str) -> list[Any]:
+    def _entry(self, name: str, value: str) -> Entry:
         if not isinstance(name, str) or not _TOKEN.fullmatch(name):
             raise LocalProtocolError(f"bad header name {name!r}")
         value = str(value)
         if "\r" in value or "\n" in value or "\x00" in value:
             raise LocalProtocolError(f"header {name} value contains CR, LF or NUL")
-        return [_key(name), canonical_name(name), value.strip(" \t"), None]
+        return (_key(name), canonical_name(name), value.strip(" \t"), None)
 
     def _changed(self, key: str) -> None:
         self.modified = True
@@ -273,7 +318,7 @@ class Headers:
                 if len(values) <= 1:
                     del self._entries[i]
                 else:
-                    self._entries[i] = [key, e[1], ", ".join(values[1:]), None]
+                    self._entries[i] = (key, e[1], ", ".join(values[1:]), None)
                 self._changed(key)
                 return values[0] if values else ""
         return None

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from .errors import SipParseError
 from .fastpath import parse_common
 from .fields import NameAddress, parse_cseq, parse_name_address, parse_via
-from .headers import _KEYS, Headers, _key, split_list
+from .headers import _KEYS, Entry, Headers, _key, split_list
 from .message import (
     MAX_BODY_SIZE,
     MAX_HEADERS,
@@ -33,7 +33,8 @@ from .message import (
     _content_length,
     _max_forwards,
 )
-from .uri import HOST_PORT_RE, PARAMS_RE, USERINFO_RE, SipUri, _build_sip, parse_uri
+from .uri import SipUri, _build_sip, parse_uri
+from .uri_grammar import HOST_PORT_RE, PARAMS_RE, USERINFO_RE
 
 __all__ = ["parse_message"]
 
@@ -118,10 +119,10 @@ def _no_colon(line: str) -> SipParseError:
     return SipParseError(f"header line without a colon {line[:60]!r}")
 
 
-def _header_lines(block: str) -> list[list[str]]:
-    """``[key, name, value, wire text]`` per header; folds (§7.3.1) joined."""
+def _header_lines(block: str) -> list[Entry]:
+    """``(key, name, value, wire text)`` per header; folds (§7.3.1) joined."""
     check_length = len(block) > MAX_LINE_LENGTH
-    entries: list[list[str]] = []
+    entries: list[Entry] = []
     for line in block.split("\r\n"):
         name, colon, value = line.partition(":")
         key = _KEYS.get(name)  # known spellings are valid tokens already
@@ -132,9 +133,9 @@ def _header_lines(block: str) -> list[list[str]]:
             if first in {" ", "\t"}:  # a continuation is worth one SP
                 if not entries:
                     raise SipParseError("continuation line before any header")
-                entry = entries[-1]
-                entry[2] = (entry[2] + " " + line.strip(" \t")).strip(" \t")
-                entry[3] = entry[3] + "\r\n" + line
+                key, name, value, wire = entries[-1]
+                value = (value + " " + line.strip(" \t")).strip(" \t")
+                entries[-1] = (key, name, value, f"{wire}\r\n{line}")
                 continue
             if not colon:
                 raise _no_colon(line)
@@ -146,7 +147,7 @@ def _header_lines(block: str) -> list[list[str]]:
             raise _no_colon(line)
         elif check_length and len(line) > MAX_LINE_LENGTH:
             raise SipParseError("header line too long", 513)
-        entries.append([key, name, value.strip(" \t"), line])
+        entries.append((key, name, value.strip(" \t"), line))
     return entries
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .headers import Headers
+from .headers import _NOT_COPIED, Headers, _copy_view
 from .ids import generate_tag
 from .message import Request, Response
 
@@ -31,15 +31,23 @@ def make_response(
     entries = headers._entries
     for entry in request.headers._entries:
         if entry[0] in ("via", "from", "call-id", "cseq"):
-            entries.append(list(entry))
+            entries.append(entry)
         elif entry[0] == "to":
             to = request.to
             if status != 100 and to is not None and to.tag is None:
                 value = f"{entry[2]};tag={to_tag or generate_tag()}"
-                entries.append(["to", entry[1], value, None])
+                entries.append(("to", entry[1], value, None))
             else:
-                entries.append(list(entry))
+                entries.append(entry)
         elif entry[0] == "timestamp" and status == 100:
-            entries.append(list(entry))
+            entries.append(entry)
     headers.add("Content-Length", "0")
+    # The lines copied verbatim keep the views parsed from them, so the
+    # transaction layer does not parse the response's Via and CSeq again.
+    cache = request.headers._cache
+    for key in ("via", "from", "call-id", "cseq"):
+        if key in cache:
+            copied = _copy_view(cache[key])
+            if copied is not _NOT_COPIED:
+                headers._cache[key] = copied
     return Response(status, reason, headers)
