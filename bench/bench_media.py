@@ -5,8 +5,9 @@ encode (shown, but a stream codes its audio once, whole, so a frame costs a
 slice), RTP packetising, SRTP protect, SRTP unprotect, RTP parse +
 statistics + jitter buffer, playout + G.711 decode — timed alone, with
 libsrtp (pylibsrtp) protecting and unprotecting the same packets as the
-reference, and the asyncio socket cost (sendto + datagram_received) per
-datagram.
+reference, and the socket cost per datagram: the syscalls alone (the
+floor), the media sessions' UdpPort (sendto + reader callback) and, for
+comparison, asyncio's datagram transport (sendto + datagram_received).
 
 Part 2, the figure: this process holds N media sessions (one leg of N
 calls: 50 packets/s out, 50 packets/s in, SRTP AES_CM_128_HMAC_SHA1_80,
@@ -31,6 +32,7 @@ import asyncio
 import json
 import os
 import random
+import socket
 import subprocess
 import sys
 import time
@@ -42,6 +44,7 @@ from sipsec.rtp.quality import sweep_tone
 from sipsec.srtp import SrtpContext
 from sipsec.transport.media import MediaDriver, MediaSession
 from sipsec.transport.media_crypto import MediaCrypto
+from sipsec.transport.media_socket import UdpPort
 
 SUITE = "AES_CM_128_HMAC_SHA1_80"
 PTIME = 0.02
@@ -73,7 +76,7 @@ def stages() -> dict[str, float]:
     out: dict[str, float] = {}
     out["G.711 encode (160 samples)"] = per_call(lambda: g711.ulaw_encode(pcm))
     # What a sending stream does per frame now: the audio is coded once, whole
-    # (sipsec.rtp.stream._precoded), and each frame is a slice of that.
+    # (sipsec.rtp.precode), and each frame is a slice of that.
     coded = g711.ulaw_encode(sweep_tone(2.0))
     frames = iter(range(0, 10**9, 160))
     out["G.711 frame (audio coded once)"] = per_call(
@@ -177,6 +180,60 @@ async def socket_cost(n: int = 20000) -> float:
     start = time.perf_counter()
     for i in range(n):
         source.sendto(data)
+        if i % 20 == 19:
+            while count[0] < i + 1 - 40:  # stay within the socket buffer
+                await asyncio.sleep(0)
+    await asyncio.wait_for(done.wait(), 10)
+    elapsed = time.perf_counter() - start
+    source.close()
+    sink.close()
+    return elapsed / n * 1e6
+
+
+def syscall_floor(n: int = 20000) -> tuple[float, float]:
+    """Microseconds of one raw ``sendto`` and one raw ``recvfrom`` (182 octets,
+    loopback, no event loop): what no Python code can go below."""
+    a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    a.bind(("127.0.0.1", 0))
+    b.bind(("127.0.0.1", 0))
+    b.setblocking(False)
+    to, data = b.getsockname(), bytes(182)
+    best_send = best_receive = float("inf")
+    for _ in range(3):
+        send = receive = 0.0
+        for _ in range(n // 40):
+            t0 = time.perf_counter()
+            for _ in range(40):  # within the socket buffer
+                a.sendto(data, to)
+            t1 = time.perf_counter()
+            for _ in range(40):
+                b.recvfrom(2048)
+            send += t1 - t0
+            receive += time.perf_counter() - t1
+        best_send, best_receive = min(best_send, send), min(best_receive, receive)
+    a.close()
+    b.close()
+    return best_send / n * 1e6, best_receive / n * 1e6
+
+
+async def udp_port_cost(n: int = 20000) -> float:
+    """Microseconds per datagram through the sessions' sockets: one
+    UdpPort.sendto plus the loop calling the receiving UdpPort's reader."""
+    count = [0]
+    done = asyncio.Event()
+
+    def received(_data: bytes, _addr: tuple[str, int]) -> None:
+        count[0] += 1
+        if count[0] == n:
+            done.set()
+
+    sink = await UdpPort.open("127.0.0.1", 0, received, lambda _exc: None)
+    source = await UdpPort.open("127.0.0.1", 0, lambda *_: None, lambda _exc: None)
+    data, to = bytes(182), sink.address
+    start = time.perf_counter()
+    for i in range(n):
+        source.sendto(data, to)
         if i % 20 == 19:
             while count[0] < i + 1 - 40:  # stay within the socket buffer
                 await asyncio.sleep(0)
@@ -316,7 +373,13 @@ def main() -> None:
     parser.add_argument("--calls", type=int, nargs="*", default=[50, 100, 150, 200, 300, 400, 500])
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--peer", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--uvloop", action="store_true", help="run both processes on uvloop")
+    parser.add_argument(
+        "--loop",
+        choices=["auto", "asyncio", "uvloop"],
+        default=os.environ.get("SIPSEC_BENCH_LOOP", "auto"),
+        help="event loop of both processes; auto: uvloop when installed (extras 'fast')",
+    )
+    parser.add_argument("--uvloop", action="store_true", help="the same as --loop uvloop")
     parser.add_argument(
         "--timers",
         choices=["driver", "session"],
@@ -325,10 +388,18 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.environ["SIPSEC_BENCH_TIMERS"] = args.timers  # the peer process inherits it
-    if args.uvloop or os.environ.get("SIPSEC_BENCH_UVLOOP"):
+    loop_name = "uvloop" if args.uvloop else args.loop
+    if loop_name == "auto":
+        try:
+            import uvloop
+        except ImportError:
+            loop_name = "asyncio"
+        else:
+            loop_name = "uvloop"
+    os.environ["SIPSEC_BENCH_LOOP"] = loop_name  # the peer process inherits it
+    if loop_name == "uvloop":
         import uvloop
 
-        os.environ["SIPSEC_BENCH_UVLOOP"] = "1"
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     if args.peer:
         asyncio.run(peer_main(args.peer, args.seconds))
@@ -337,13 +408,17 @@ def main() -> None:
     print("== where the time goes: one packet, stage by stage (µs) ==")
     costs = stages()
     costs["asyncio sendto + datagram_received"] = asyncio.run(socket_cost())
+    costs["UdpPort sendto + reader (sessions)"] = asyncio.run(udp_port_cost())
+    floor_send, floor_receive = syscall_floor()
+    costs["floor: raw sendto syscall"] = floor_send
+    costs["floor: raw recvfrom syscall"] = floor_receive
     leg_parts = {
         "G.711 frame (audio coded once)": 1,
         "RTP header build": 1,
         "SRTP protect (sipsec)": 1,
         "SRTP unprotect (sipsec)": 1,
         "RTP receive + playout + G.711 decode": 1,
-        "asyncio sendto + datagram_received": 1,  # one sent, one received
+        "UdpPort sendto + reader (sessions)": 1,  # one sent, one received
     }
     leg = sum(costs[name] * n for name, n in leg_parts.items())
     for name, us in costs.items():
@@ -364,11 +439,11 @@ def main() -> None:
     print(
         f"  whole legs without sockets (50 calls, fake clock, thread CPU): {whole:.1f} µs per "
         f"packet sent and received; with the socket cost above: "
-        f"~{1e6 / (50 * (whole + costs['asyncio sendto + datagram_received'])):.0f} calls per core"
+        f"~{1e6 / (50 * (whole + costs['UdpPort sendto + reader (sessions)'])):.0f} calls per core"
     )
     print(
         f"\n== real time: N call legs here, N peers in another process, {args.seconds:.0f} s, "
-        f"timers: {args.timers} =="
+        f"timers: {args.timers}, loop: {loop_name} =="
     )
     p99, worst = asyncio.run(idle_stalls())
     print(f"  idle loop, 5 ms sleeps: woken late by {p99:.1f} ms (p99), {worst:.1f} ms (max)")

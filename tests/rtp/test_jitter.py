@@ -106,3 +106,40 @@ def test_playout_is_contiguous_ordered_and_bounded(
     assert indices == sorted(set(indices))  # in order, each frame once
     if jb.overflows == 0:
         assert sum(f.samples for f in played) == (indices[-1] - indices[0] + 1) * F
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(-3, 60),  # frames after the previous one (negative: reordered)
+            st.sampled_from([0, 80, 160, 160, 320]),  # payload octets
+            st.floats(0, 0.08),  # time passing before this step
+            st.booleans(),  # pop after the push
+        ),
+        max_size=80,
+    ),
+    st.integers(0, 2**32 - 1),
+)
+def test_pop_payloads_is_pop_without_the_objects(
+    steps: list[tuple[int, int, float, bool]], ts0: int
+) -> None:
+    """The stream's playout path gives the frames, gaps and counters of pop()."""
+    general, fast = JitterBuffer(depth=8), JitterBuffer(depth=8)
+    now, ts = 0.0, ts0
+    for frames_on, size, wait, pop in steps:
+        now += wait
+        ts = (ts + frames_on * F) & 0xFFFFFFFF
+        payload = bytes([ts & 0xFF]) * size
+        assert general.push(ts, payload, now) == fast.push(ts, payload, now)
+        if pop:
+            played = general.pop(now)
+            assert fast.pop_payloads(now) == [
+                f.samples if f.payload is None else f.payload for f in played
+            ]
+        assert fast.next_time() == general.next_time()
+    assert fast.pop_payloads(float("inf")) == [
+        f.samples if f.payload is None else f.payload for f in general.pop(float("inf"))
+    ]
+    for name in ("late", "duplicates", "overflows", "concealed_samples", "played_frames"):
+        assert getattr(fast, name) == getattr(general, name)

@@ -7,10 +7,11 @@ import random
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sipsec.rtp import g711
+from sipsec.rtp.jitter import JitterBuffer
 from sipsec.rtp.packet import RtpPacket, build_rtp
 from sipsec.rtp.quality import sweep_tone
 from sipsec.rtp.rtcp import Bye, ReceiverReport, SenderReport, is_rtcp, parse_compound
@@ -313,8 +314,56 @@ def test_precoded_audio_sends_what_frame_by_frame_coding_sends(
 
 
 def test_precoded_cache_is_bounded() -> None:
-    from sipsec.rtp import stream as stream_module
+    from sipsec.rtp import precode
 
-    for i in range(stream_module._PRECODED_KEEP + 3):
+    for i in range(precode._PRECODED_KEEP + 3):
         MediaStream(MediaConfig(), now=0.0, remote_rtp=B, audio=TONE[: 320 * (i + 1)])
-    assert len(stream_module._PRECODED) == stream_module._PRECODED_KEEP
+    assert len(precode._PRECODED) == precode._PRECODED_KEEP
+
+
+class _Shadowed(JitterBuffer):
+    """A playout buffer with a twin that gets every push and every pop as well:
+    the twin, popped with pop() and decoded frame by frame, gives what the
+    stream's batched playout (pop_payloads, decoded in runs by take_audio)
+    must reproduce."""
+
+    def __init__(self, decode: Any) -> None:
+        super().__init__()
+        self.twin = JitterBuffer()
+        self.decode = decode
+        self.expected: list[bytes] = []
+
+    def push(self, timestamp: int, payload: bytes, now: float, samples: int = 0) -> bool:
+        accepted = super().push(timestamp, payload, now, samples)
+        assert self.twin.push(timestamp, payload, now, samples) == accepted
+        return accepted
+
+    def pop_payloads(self, now: float) -> list[bytes | int]:
+        self.expected += [
+            bytes(2 * f.samples) if f.payload is None else self.decode(f.payload)
+            for f in self.twin.pop(now)
+        ]
+        return super().pop_payloads(now)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.sets(st.integers(0, 59), max_size=12),
+    st.sets(st.integers(0, 59), max_size=4),
+    st.sets(st.integers(0, 59), max_size=4),
+    st.sets(st.integers(0, 59), max_size=6),
+    st.sampled_from([0, 8]),
+)
+def test_batched_playout_plays_what_frame_by_frame_decoding_plays(
+    network: Any, drop: set[int], dup: set[int], late: set[int], swap: set[int], pt: int
+) -> None:
+    a, b = pair(audio_a=TONE[: 60 * 320], audio_b=b"", payload_type=pt)
+    shadow = b.jitter = _Shadowed(g711.ulaw_decode if pt == 0 else g711.alaw_decode)
+    net = network(a, b, a_to_b=lossy(drop, dup, late, swap))
+    net.run_until(1.8)
+    b.close(net.now)
+    played = net.recording("b") + b.take_audio()
+    assert played == b"".join(shadow.expected)
+    assert len(played) > 0 and shadow.twin.played_frames == shadow.played_frames

@@ -142,3 +142,20 @@ async def test_sessions_sharing_a_driver(tmp_path: Path) -> None:
         recording = read_wav(tmp_path / f"{i}.wav")
         assert snr_db(tone, recording, align(tone, recording)) >= 35
     assert driver.wakeups < 8 * 0.6 * 50
+
+
+def test_a_call_on_uvloop(tmp_path: Path) -> None:
+    """The same session code over uvloop's native datagram transport."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def run() -> None:
+        a, _, _, rec_b = await call(tmp_path, 0.6, MediaConfig())
+        sent = read_wav(tmp_path / "a.wav")
+        assert snr_db(sent, rec_b, align(sent, rec_b)) >= 35
+        assert a._rtp is not None and a._rtp._transport is not None
+
+    loop = uvloop.new_event_loop()
+    try:
+        loop.run_until_complete(run())
+    finally:
+        loop.close()

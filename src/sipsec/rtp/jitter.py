@@ -68,7 +68,12 @@ class JitterBuffer:
         if self._cursor is None:
             self._newest = timestamp
             self._anchor(timestamp, now)
-        ts = self._unwrap(timestamp)
+        # _unwrap, inline: this runs for every packet received.
+        ref = self._newest
+        delta = (timestamp - ref) & 0xFFFFFFFF
+        if delta & 0x80000000:
+            delta -= 1 << 32
+        ts = ref + delta
         assert self._cursor is not None
         if ts < self._cursor:
             self.late += 1
@@ -109,6 +114,32 @@ class JitterBuffer:
                 cursor = following
                 continue
             out.append(PlayedFrame(*frame))
+            self.played_frames += 1
+            cursor += frame[1]
+        self._cursor = cursor
+        return out
+
+    def pop_payloads(self, now: float) -> list[bytes | int]:
+        """:meth:`pop` for a decoder that needs only the octets, without an
+        object per frame: each frame's payload, or for a gap the number of
+        samples of silence.  Same frames, same counters, same order."""
+        frames = self._frames
+        cursor = self._cursor
+        if not frames or cursor is None:
+            return []
+        out: list[bytes | int] = []
+        anchor_time, anchor_ts, rate = self._anchor_time, self._anchor_ts, self.clock_rate
+        # The _due expression, inline, so both give the very same float.
+        while frames and anchor_time + (cursor - anchor_ts) / rate <= now:
+            frame = frames.pop(cursor, None)
+            if frame is None:
+                following = min(frames)
+                gap = following - cursor
+                out.append(gap)
+                self.concealed_samples += gap
+                cursor = following
+                continue
+            out.append(frame[0])
             self.played_frames += 1
             cursor += frame[1]
         self._cursor = cursor

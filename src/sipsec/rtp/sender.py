@@ -11,10 +11,11 @@ sent after frames were suppressed as silence.
 from __future__ import annotations
 
 import random
-
-from sipsec.rtp.packet import build_rtp
+import struct
 
 __all__ = ["RtpSender"]
+
+_HEADER = struct.Struct("!BBHII")
 
 
 class RtpSender:
@@ -43,6 +44,7 @@ class RtpSender:
         self._timestamp_base = rng.getrandbits(32)
         self._start = now
         self._frame = 0  # index of the next frame slot
+        self.next_time = now  # when the next frame slot is due
         self._talkspurt = True
         # A packet leaving more than this after its slot counts as late.
         self.late_after = ptime / 2 if late_after is None else late_after
@@ -50,11 +52,6 @@ class RtpSender:
         self.octets_sent = 0
         self.late_packets = 0
         self.max_lateness = 0.0
-
-    @property
-    def next_time(self) -> float:
-        """When the next frame slot is due."""
-        return self._start + self._frame * self.ptime
 
     def due(self, now: float) -> bool:
         return self.next_time <= now
@@ -70,17 +67,22 @@ class RtpSender:
         if lateness > self.late_after:
             self.late_packets += 1
         self.max_lateness = max(self.max_lateness, lateness)
-        packet = build_rtp(
-            self.payload_type,
-            self._sequence,
-            (self._timestamp_base + self._frame * self.samples_per_frame) & 0xFFFFFFFF,
-            self.ssrc,
-            payload,
-            self._talkspurt,
+        frame = self._frame
+        # build_rtp, inline: a plain 12-octet header (§5.1) and the payload.
+        packet = (
+            _HEADER.pack(
+                0x80,
+                0x80 | self.payload_type if self._talkspurt else self.payload_type,
+                self._sequence,
+                (self._timestamp_base + frame * self.samples_per_frame) & 0xFFFFFFFF,
+                self.ssrc,
+            )
+            + payload
         )
         self._talkspurt = False
         self._sequence = (self._sequence + 1) & 0xFFFF
-        self._frame += 1
+        self._frame = frame = frame + 1
+        self.next_time = self._start + frame * self.ptime
         self.packets_sent += 1
         self.octets_sent += len(payload)
         return packet
@@ -89,4 +91,5 @@ class RtpSender:
         """The current slot is silence and is not sent (§5.1: the timestamp still
         advances, the sequence number does not); the next packet gets the marker."""
         self._frame += 1
+        self.next_time = self._start + self._frame * self.ptime
         self._talkspurt = True

@@ -16,6 +16,7 @@ _SEQ_MOD = 1 << 16
 _MAX_DROPOUT = 3000  # A.1: a jump this far ahead is still the same stream
 _MAX_MISORDER = 100  # A.1: this far behind is a late packet, further a restart
 _WINDOW = 1024  # duplicate window, in sequence numbers
+_WINDOW_MASK = (1 << _WINDOW) - 1
 
 
 def ntp_middle(ntp: int) -> int:
@@ -73,16 +74,16 @@ class ReceptionStats:
 
     def update(self, sequence: int, timestamp: int, arrival: float) -> int | None:
         """Account one packet; the A.1 ``update_seq`` plus duplicate detection."""
-        delta = (sequence - self.max_seq) % _SEQ_MOD
-        if self.received == 0 and sequence == self.max_seq:
-            extended = self.extended_max
+        max_seq = self.max_seq
+        delta = (sequence - max_seq) % _SEQ_MOD
+        if self.received == 0 and sequence == max_seq:
+            extended = self.cycles + max_seq
         elif 0 < delta < _MAX_DROPOUT:
-            if sequence < self.max_seq:
+            if sequence < max_seq:
                 self.cycles += _SEQ_MOD  # wrapped around
-            self._seen <<= delta
-            self._seen &= (1 << _WINDOW) - 1
+            self._seen = (self._seen << delta) & _WINDOW_MASK
             self.max_seq = sequence
-            extended = self.extended_max
+            extended = self.cycles + sequence
         elif delta == 0 or delta > _SEQ_MOD - _MAX_MISORDER:
             behind = (_SEQ_MOD - delta) % _SEQ_MOD
             extended = self.extended_max - behind
@@ -95,23 +96,21 @@ class ReceptionStats:
         else:
             self._bad_seq = (sequence + 1) % _SEQ_MOD
             return None
-        bit = 1 << (self.extended_max - extended)
+        bit = 1 << (self.cycles + self.max_seq - extended)
         if self._seen & bit:
             self.duplicates += 1
             return None
         self._seen |= bit
         self.received += 1
-        self._jitter(timestamp, arrival)
-        return extended
-
-    def _jitter(self, timestamp: int, arrival: float) -> None:
         # A.8: D(i-1,i) = (Rj - Ri) - (Sj - Si); J += (|D| - J) / 16.
         transit = arrival * self.clock_rate - timestamp
-        if self._transit is not None:
-            d = abs(transit - self._transit)
+        previous = self._transit
+        if previous is not None:
+            d = abs(transit - previous)
             if d < 1 << 31:  # not a timestamp wrap or jump
                 self.jitter += (d - self.jitter) / 16
         self._transit = transit
+        return extended
 
     def sender_report_received(self, ntp_timestamp: int, now: float) -> None:
         self.last_sr_ntp = ntp_middle(ntp_timestamp)

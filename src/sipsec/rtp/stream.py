@@ -10,21 +10,26 @@ everything it sees has already been authenticated.
 Bad input never raises: a malformed packet, an unknown payload type, a
 second SSRC or a datagram from an address other than the peer's is dropped
 and counted in :class:`DropCounters`.
+
+The configuration, events and counters are in :mod:`sipsec.rtp.stream_types`
+(re-exported here), the audio coded up front in :mod:`sipsec.rtp.precode`.
+Playout keeps the coded payloads and decodes them in runs when the audio is
+taken (G.711 codes each octet alone, so that is the same PCM, with fewer
+calls); the send and receive paths run 50 times a second per call and are
+written for that, with ``tests/rtp`` holding them to the general rules.
 """
 
 from __future__ import annotations
 
-import enum
 import math
 import random
 import struct
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from sipsec.rtp import g711
-from sipsec.rtp.jitter import JitterBuffer, PlayedFrame
+from sipsec.rtp.jitter import JitterBuffer
 from sipsec.rtp.packet import RtpError, RtpPacket
+from sipsec.rtp.precode import PRECODE_LIMIT, peak, precoded
 from sipsec.rtp.rtcp import (
     Bye,
     ReceiverReport,
@@ -38,9 +43,23 @@ from sipsec.rtp.rtcp import (
 from sipsec.rtp.rtcp_timer import RtcpSchedule
 from sipsec.rtp.sender import RtpSender
 from sipsec.rtp.stats import ReceptionStats, round_trip_time
+from sipsec.rtp.stream_types import (
+    CODECS,
+    NTP_UNIX_OFFSET,
+    Address,
+    ByeReceived,
+    DropCounters,
+    Latching,
+    MediaConfig,
+    MediaEvent,
+    ReceptionSummary,
+    RoundTripMeasured,
+    SourceLatched,
+)
 
 __all__ = [
     "CODECS",
+    "NTP_UNIX_OFFSET",
     "ByeReceived",
     "DropCounters",
     "Latching",
@@ -52,94 +71,7 @@ __all__ = [
     "SourceLatched",
 ]
 
-Address = tuple[str, int]
-Codec = tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]
-# RFC 3551 §6 static payload types: 0 PCMU, 8 PCMA, both 8 kHz.
-CODECS: dict[int, Codec] = {
-    0: (g711.ulaw_encode, g711.ulaw_decode),
-    8: (g711.alaw_encode, g711.alaw_decode),
-}
-NTP_UNIX_OFFSET = 2208988800  # seconds from 1900-01-01 to 1970-01-01
-# Audio up to this many octets of PCM (30 s at 8 kHz) is coded once, whole,
-# when the stream starts; longer audio frame by frame as it is sent.
-PRECODE_LIMIT = 2 * 8000 * 30
-# The last few audio buffers coded whole, by payload type and content: many
-# calls playing one prompt (a demo, a load test, an announcement) code it once.
-_PRECODED: dict[tuple[int, bytes], bytes] = {}
-_PRECODED_KEEP = 4
 _FIXED = struct.Struct("!BHII")  # octets 1-11 of an RTP header (§5.1)
-
-
-class Latching(enum.Enum):
-    """Which source address the stream accepts media from, and sends to.
-
-    ``STRICT``: only the address from signalling; nothing else, ever.
-    ``SYMMETRIC``: the first valid packet's source becomes the peer (RFC 4961
-    symmetric RTP, the NAT-friendly choice), then no other address is
-    accepted.  Behind SRTP only authenticated packets reach the stream, so an
-    attacker cannot steer the latch without the key.
-    """
-
-    STRICT = "strict"
-    SYMMETRIC = "symmetric"
-
-
-@dataclass(slots=True)
-class MediaConfig:
-    payload_type: int = 0
-    ptime: float = 0.02
-    clock_rate: int = 8000
-    rtcp_mux: bool = True
-    latching: Latching = Latching.SYMMETRIC
-    jitter_delay: float = 0.06
-    jitter_depth: int = 50
-    cname: str = "sipsec@localhost"
-    rtcp_interval: float = 5.0
-    # Suppress frames whose peak stays under this (0 = send every frame).
-    silence_threshold: int = 0
-
-
-@dataclass(slots=True)
-class DropCounters:
-    malformed: int = 0
-    unknown_payload_type: int = 0
-    foreign_ssrc: int = 0
-    foreign_address: int = 0
-    stale: int = 0  # out of the sequence window, or a restart not yet confirmed
-
-
-@dataclass(slots=True, frozen=True)
-class SourceLatched:
-    address: Address
-    rtcp: bool
-
-
-@dataclass(slots=True, frozen=True)
-class ByeReceived:
-    ssrc: int
-    reason: str
-
-
-@dataclass(slots=True, frozen=True)
-class RoundTripMeasured:
-    seconds: float
-
-
-MediaEvent = SourceLatched | ByeReceived | RoundTripMeasured
-
-
-@dataclass(slots=True, frozen=True)
-class ReceptionSummary:
-    """What a caller wants to know about the incoming stream, in one place."""
-
-    received: int  # unique packets from the peer's SSRC
-    lost: int  # expected and never received (A.3)
-    duplicates: int
-    late: int  # arrived after their playout time, dropped
-    concealed_ms: float  # silence played in place of missing audio
-    jitter_ms: float  # interarrival jitter (A.8)
-    rtt_ms: float | None  # from the peer's reports (LSR/DLSR)
-    drops: DropCounters
 
 
 @dataclass(slots=True)
@@ -182,19 +114,22 @@ class MediaStream:
             ptime=config.ptime,
         )
         self._audio = memoryview(audio)
+        self._audio_len = len(audio)
         self._audio_offset = 0
         self._frame_octets = 2 * self.sender.samples_per_frame
         # G.711 codes each sample alone, so coding the whole audio up front
         # gives the very octets frame-by-frame coding gives, without a table
         # look-up per sample on every 20 ms tick.
-        self._coded = _precoded(config.payload_type, audio, self._encode)
+        self._coded = precoded(config.payload_type, audio, self._encode, PRECODE_LIMIT)
         self.jitter = JitterBuffer(config.clock_rate, config.jitter_delay, config.jitter_depth)
         self.stats: ReceptionStats | None = None
         self.drops = DropCounters()
         self.rtt: float | None = None
         self.bye_received = False
         self._rtcp = RtcpSchedule(config.rtcp_interval, now, rng)
-        self._played: list[bytes] = []
+        # Played out and not yet taken: coded payloads, or an int of silent
+        # samples; decoded by take_audio, in runs (G.711 codes each octet alone).
+        self._played: list[bytes | int] = []
         self._out: list[tuple[bytes, Address, bool]] = []
         self._events: deque[MediaEvent] = deque()
         self._closed = False
@@ -203,7 +138,7 @@ class MediaStream:
 
     @property
     def sending(self) -> bool:
-        return not self._closed and self._audio_offset < len(self._audio)
+        return not self._closed and self._audio_offset < self._audio_len
 
     def get_timer(self) -> float | None:
         """The next instant :meth:`handle_timer` wants to run.
@@ -213,21 +148,22 @@ class MediaStream:
         """
         if self._closed:
             return None
-        times = [self._rtcp.next_time]
-        if self.sending:
-            times.append(self.sender.next_time)
+        rtcp = self._rtcp.next_time
+        if self._audio_offset < self._audio_len:
+            due: float | None = self.sender.next_time
         else:
             due = self.jitter.next_time()
-            if due is not None:
-                times.append(due)
-        return min(times)
+        return due if due is not None and due < rtcp else rtcp
 
     def handle_timer(self, now: float) -> None:
         if self._closed:
             return
-        self._send_due(now)
-        self._play(self.jitter.pop(now))
-        if self._rtcp.due(now):
+        if self.sender.next_time <= now and self._audio_offset < self._audio_len:
+            self._send_due(now)
+        played = self.jitter.pop_payloads(now)
+        if played:
+            self._played += played
+        if self._rtcp.next_time <= now:
             self._send_rtcp(now, [])
             self._rtcp.sent(now)
 
@@ -252,8 +188,26 @@ class MediaStream:
 
     def take_audio(self) -> bytes:
         """The PCM played out since the last call (decoded audio and silence)."""
-        played, self._played = self._played, []
-        return b"".join(played)
+        played = self._played
+        if not played:
+            return b""
+        self._played = []
+        decode = self._decode
+        if len(played) == 1 and type(played[0]) is bytes:
+            return decode(played[0])
+        pcm: list[bytes] = []
+        run: list[bytes] = []
+        for item in played:
+            if type(item) is bytes:
+                run.append(item)
+                continue
+            if run:
+                pcm.append(decode(b"".join(run)))
+                run = []
+            pcm.append(bytes(2 * item))
+        if run:
+            pcm.append(decode(b"".join(run)))
+        return b"".join(pcm)
 
     def summary(self) -> ReceptionSummary:
         stats, jitter = self.stats, self.jitter
@@ -277,42 +231,43 @@ class MediaStream:
         """
         if self._closed:
             return
-        self._play(self.jitter.pop(math.inf))
+        self._played += self.jitter.pop_payloads(math.inf)
         self._send_rtcp(now, [Bye([self.sender.ssrc], reason.encode()[:255])])
         self._closed = True
-
-    def _play(self, frames: list[PlayedFrame]) -> None:
-        for frame in frames:
-            if frame.payload is None:
-                self._played.append(bytes(2 * frame.samples))
-            else:
-                self._played.append(self._decode(frame.payload))
 
     # -- sending --------------------------------------------------------------
 
     def _send_due(self, now: float) -> None:
         sender = self.sender
         audio = self._audio
+        total = self._audio_len
         destination = self._peer.rtp
         threshold = self.config.silence_threshold
         coded = self._coded
         size = self._frame_octets
-        while sender.next_time <= now and self._audio_offset < len(audio):
+        out = self._out
+        while sender.next_time <= now and self._audio_offset < total:
             offset = self._audio_offset
-            self._audio_offset += size
-            frame: memoryview | bytes = audio[offset : offset + size]
+            end = self._audio_offset = offset + size
+            if coded is not None and not threshold and end <= total:
+                # The steady state: a slice of the audio coded up front.
+                packet = sender.send(coded[offset >> 1 : end >> 1], now)
+                if destination is not None:
+                    out.append((packet, destination, False))
+                continue
+            frame: memoryview | bytes = audio[offset:end]
             if len(frame) < size:  # the last frame, padded with silence
                 frame = bytes(frame) + bytes(size - len(frame))
-            if threshold and _peak(frame) < threshold:
+            if threshold and peak(frame) < threshold:
                 sender.skip()
                 continue
-            if coded is not None and offset + size <= len(audio):
+            if coded is not None and end <= total:
                 payload = coded[offset >> 1 : (offset + size) >> 1]
             else:  # long audio, or the padded last frame
                 payload = self._encode(bytes(frame))
             packet = sender.send(payload, now)
             if destination is not None:
-                self._out.append((packet, destination, False))
+                out.append((packet, destination, False))
 
     def _send_rtcp(self, now: float, extra: list[RtcpPacket]) -> None:
         if self._peer.rtcp is None:
@@ -365,7 +320,8 @@ class MediaStream:
                 self._latch(addr, True)
 
     def _receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
-        if not self._accept_from(addr, False):
+        peer = self._peer
+        if addr != peer.rtp and not self._accept_from(addr, False):
             return
         if len(data) > 12 and data[0] == 0x80:
             # The common case (no CSRC, extension or padding), without the
@@ -390,7 +346,8 @@ class MediaStream:
         elif ssrc != stats.ssrc:
             self.drops.foreign_ssrc += 1
             return
-        self._latch(addr, False)
+        if not peer.rtp_latched:
+            self._latch(addr, False)
         duplicates = stats.duplicates
         if stats.update(sequence, timestamp, now) is None:
             if stats.duplicates == duplicates:
@@ -429,23 +386,3 @@ class MediaStream:
                 reason = packet.reason.decode("utf-8", "replace")
                 ssrc = stats.ssrc if stats is not None else packet.ssrcs[0]
                 self._events.append(ByeReceived(ssrc, reason))
-
-
-def _precoded(payload_type: int, audio: bytes, encode: Callable[[bytes], bytes]) -> bytes | None:
-    """All of ``audio`` coded (whole frames only matter), or None when too long."""
-    if not audio or len(audio) > PRECODE_LIMIT or len(audio) % 2:
-        return None
-    key = (payload_type, bytes(audio))
-    coded = _PRECODED.get(key)
-    if coded is None:
-        coded = encode(key[1])
-        if len(_PRECODED) >= _PRECODED_KEEP:
-            del _PRECODED[next(iter(_PRECODED))]  # the oldest
-        _PRECODED[key] = coded
-    return coded
-
-
-def _peak(frame: memoryview | bytes) -> int:
-    """Largest magnitude in a frame (native order: little-endian hosts)."""
-    samples = memoryview(frame).cast("B").cast("h")
-    return max(max(samples), -min(samples)) if len(samples) else 0  # noqa: PLW3301

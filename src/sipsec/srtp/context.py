@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sipsec.srtp.batch import protect_one, protect_rtp, unprotect_one, unprotect_rtp
+from sipsec.srtp.batch import protect_rtp, unprotect_rtp
 from sipsec.srtp.errors import (
     SrtpConfigError,
     SrtpError,
@@ -21,10 +21,12 @@ from sipsec.srtp.errors import (
 )
 from sipsec.srtp.kdf import LABEL_RTCP, SessionKeys
 from sipsec.srtp.keys import SRTCP_LIFETIME, SRTP_LIFETIME, MasterKey
+from sipsec.srtp.lane import RxLane, TxLane, lane_keys
 from sipsec.srtp.profiles import Cipher, get_profile
 from sipsec.srtp.replay import ReplayWindow, estimate_index, window_size
 from sipsec.srtp.rtcp import open_rtcp, parse_rtcp, parse_srtcp, seal_rtcp
 from sipsec.srtp.rtp import as_bytes, open_rtp, parse_rtp, seal_rtp
+from sipsec.srtp.single import protect_one, unprotect_one
 from sipsec.srtp.uniform import protect_uniform, unprotect_uniform
 
 __all__ = ["SrtpContext"]
@@ -102,6 +104,12 @@ class SrtpContext:
         self._fast = self._kdr_shift < 0
         # Whole batches of one consecutive stream go through uniform.py.
         self._whole_batch = p.cipher is not Cipher.NULL
+        # The first SSRC each way gets a lane (lane.py): AES-CM, keys derived
+        # once, and on receive no MKI (then the one key is the sending key).
+        self._tx_lanes = self._fast and lane_keys(self._tx_key)
+        self._rx_lanes = self._tx_lanes and not self._mki_len
+        self._tx_lane: TxLane | None = None
+        self._rx_lane: RxLane | None = None
 
     def __repr__(self) -> str:
         return f"SrtpContext({self._profile.name!r}, mki={self._tx_key.mki.hex()!r})"
@@ -144,6 +152,8 @@ class SrtpContext:
             self._tx_key = self._keys[mki]
         except (KeyError, TypeError):
             raise SrtpUnknownMkiError("no master key with this MKI") from None
+        self._tx_lane = None  # it protects under the key used so far
+        self._tx_lanes = self._fast and lane_keys(self._tx_key)
 
     def remove_key(self, mki: bytes) -> None:
         """Forget a master key; packets carrying its MKI are refused from now on."""
@@ -210,10 +220,19 @@ class SrtpContext:
 
     def protect(self, rtp: bytes) -> bytes:
         """RTP packet in, SRTP packet out (§3.3)."""
+        lane = self._tx_lane
+        if lane is not None and type(rtp) is bytes:
+            srtp = lane.protect(rtp)
+            if srtp is not None:
+                return srtp
         if self._fast:
-            return protect_one(
+            srtp = protect_one(
                 rtp, self._tx_key, self._tx, self._window, self._allow_repeat_tx, self._rtp_tag
             )
+            if lane is None and self._tx_lanes:
+                ssrc = int.from_bytes(rtp[8:12], "big")
+                self._tx_lane = TxLane(self._tx_key, ssrc, self._tx[ssrc], self._rtp_tag)
+            return srtp
         if type(rtp) is not bytes:
             rtp = as_bytes(rtp)
         master, keys, hlen, ssrc, index = self._tx_prepare(rtp)
@@ -221,10 +240,19 @@ class SrtpContext:
 
     def unprotect(self, srtp: bytes) -> bytes:
         """SRTP packet in, RTP packet out (§3.3); raises an :class:`SrtpError` subclass."""
+        lane = self._rx_lane
+        if lane is not None and type(srtp) is bytes:
+            rtp = lane.unprotect(srtp)
+            if rtp is not None:
+                return rtp
         if self._fast:
-            return unprotect_one(
+            rtp = unprotect_one(
                 srtp, self._keys, self._mki_len, self._rx, self._window, self._rtp_tag, self._aead
             )
+            if lane is None and self._rx_lanes:
+                ssrc = int.from_bytes(srtp[8:12], "big")
+                self._rx_lane = RxLane(self._tx_key, ssrc, self._rx[ssrc], self._rtp_tag)
+            return rtp
         if type(srtp) is not bytes:
             srtp = as_bytes(srtp)
         master, keys, hlen, ssrc, index, stream = self._rx_prepare(srtp)

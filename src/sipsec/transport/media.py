@@ -11,6 +11,12 @@ Many sessions in one process can share a :class:`MediaDriver` instead: one
 other served by one wake-up.  asyncio keeps its timers in a heap of Python
 objects compared in Python; at 50 wake-ups per second per call that, not the
 media, becomes the cost, and the driver's heap of tuples is much cheaper.
+
+The sockets are UdpPort objects (:mod:`sipsec.transport.media_socket`): on
+asyncio's own loop a raw socket read with ``add_reader``, since the Python
+datagram transport's wrapping of each ``sendto`` and each datagram received
+costs more than the syscalls at hundreds of calls; on uvloop its native
+transport (``bench/bench_media.py`` measures both).
 """
 
 from __future__ import annotations
@@ -22,28 +28,15 @@ import random
 import time
 import wave
 from pathlib import Path
-from typing import cast
 
-from sipsec.rtp import MediaConfig, MediaEvent, MediaStream, is_rtcp, read_wav
+from sipsec.rtp import MediaConfig, MediaEvent, MediaStream, read_wav
 from sipsec.rtp.stream import CODECS, NTP_UNIX_OFFSET
 from sipsec.transport.media_crypto import MediaCrypto
+from sipsec.transport.media_socket import UdpPort
 
 __all__ = ["MediaDriver", "MediaSession"]
 
 Address = tuple[str, int]
-
-
-class _Socket(asyncio.DatagramProtocol):
-    def __init__(self, session: MediaSession, rtcp: bool) -> None:
-        self._session = session
-        self._rtcp = rtcp
-
-    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        self._session._datagram_received(data, (str(addr[0]), cast(int, addr[1])), self._rtcp)
-
-    def error_received(self, exc: Exception) -> None:
-        # ICMP port unreachable and the like: the peer is not there (yet).
-        self._session.socket_errors += 1
 
 
 class MediaDriver:
@@ -76,16 +69,21 @@ class MediaDriver:
         self._handle, self._handle_at = None, float("inf")
         self.wakeups += 1
         heap = self._heap
-        horizon = self._loop.time() + self.resolution
+        clock = self._loop.time
+        horizon = clock() + self.resolution
+        pop = heapq.heappop
         self._firing = True  # sessions re-arm below; arm the loop once, after
         try:
             while heap and heap[0][0] <= horizon:
-                deadline, _, session = heapq.heappop(heap)
+                deadline, _, session = pop(heap)
                 # Entries left behind by a session that re-armed are skipped.
                 if session._timer_at != deadline:
                     continue
                 try:
-                    session._on_timer(deadline)
+                    # Each session is told the time it really runs at, so that a
+                    # packet sent late in a long wake-up counts as late.
+                    now = clock()
+                    session._on_timer(deadline if deadline > now else now)
                 except Exception as exc:  # one broken session must not stop the others
                     self._loop.call_exception_handler(
                         {"message": "media session timer failed", "exception": exc}
@@ -107,8 +105,8 @@ class MediaSession:
         self.crypto: MediaCrypto | None = None
         self.socket_errors = 0
         self.unstarted_drops = 0  # datagrams that came before start()
-        self._rtp: asyncio.DatagramTransport | None = None
-        self._rtcp: asyncio.DatagramTransport | None = None
+        self._rtp: UdpPort | None = None
+        self._rtcp: UdpPort | None = None
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
@@ -129,35 +127,29 @@ class MediaSession:
         """Open the RTP socket (and RTCP on the next port unless rtcp-mux);
         with a ``driver``, its timer serves this session."""
         session = cls(config, driver)
-        loop = session._loop
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Socket(session, False), local_addr=(host, port)
+        rtp = session._rtp = await UdpPort.open(
+            host, port, session._rtp_received, session._socket_error
         )
-        session._rtp = transport
         if not config.rtcp_mux:
-            rtp_port = session.local_rtp[1]
             try:
-                rtcp, _ = await loop.create_datagram_endpoint(
-                    lambda: _Socket(session, True), local_addr=(host, rtp_port + 1)
+                session._rtcp = await UdpPort.open(
+                    host, rtp.address[1] + 1, session._rtcp_received, session._socket_error
                 )
             except OSError:
-                transport.close()
+                rtp.close()
                 raise
-            session._rtcp = rtcp
         return session
 
     @property
     def local_rtp(self) -> Address:
         assert self._rtp is not None
-        host, port = self._rtp.get_extra_info("sockname")[:2]
-        return (str(host), int(port))
+        return self._rtp.address
 
     @property
     def local_rtcp(self) -> Address:
         if self._rtcp is None:
             return self.local_rtp
-        host, port = self._rtcp.get_extra_info("sockname")[:2]
-        return (str(host), int(port))
+        return self._rtcp.address
 
     def start(
         self,
@@ -226,21 +218,34 @@ class MediaSession:
             self._timer = None
         self._timer_at = None
         self._closed = True
-        for transport in (self._rtp, self._rtcp):
-            if transport is not None:
-                transport.close()
+        for port in (self._rtp, self._rtcp):
+            if port is not None:
+                port.close()
         if self._recording is not None:
             self._recording.close()
             self._recording = None
 
     # -- the shell: datagrams in and out, one timer ------------------------
 
-    def _datagram_received(self, data: bytes, addr: Address, rtcp_socket: bool) -> None:
+    def _socket_error(self, exc: OSError) -> None:
+        # ICMP port unreachable and the like: the peer is not there (yet).
+        self.socket_errors += 1
+
+    def _rtcp_received(self, data: bytes, addr: Address) -> None:
+        self._datagram_received(data, addr, True)
+
+    def _rtp_received(self, data: bytes, addr: Address) -> None:
+        # RFC 5761 §4: with rtcp-mux, octet 1 of 192-223 is RTCP (is_rtcp, inline).
+        self._datagram_received(
+            data, addr, self.config.rtcp_mux and len(data) > 1 and 192 <= data[1] <= 223
+        )
+
+    def _datagram_received(self, data: bytes, addr: Address, rtcp: bool) -> None:
+        """One datagram from a socket: SRTP off, into the stream (50 a second a call)."""
         stream, crypto = self.stream, self.crypto
         if stream is None or crypto is None:
             self.unstarted_drops += 1  # not started: nothing is expected yet
             return
-        rtcp = rtcp_socket or (self.config.rtcp_mux and is_rtcp(data))
         plain = crypto.unprotect(data, rtcp)
         if plain is None:
             return
@@ -259,10 +264,11 @@ class MediaSession:
     def _on_timer(self, due: float | None = None) -> None:
         self._timer = None
         self._timer_at = None
-        now = self._loop.time() if due is None else max(self._loop.time(), due)
-        if self.stream is None or self._closed:
+        now = self._loop.time() if due is None else due  # the driver passes max(now, deadline)
+        stream = self.stream
+        if stream is None or self._closed:
             return
-        self.stream.handle_timer(now)
+        stream.handle_timer(now)
         self._service(now)
 
     def _service(self, now: float) -> None:
@@ -271,7 +277,7 @@ class MediaSession:
         self._flush()
         while (event := stream.next_event()) is not None:
             self._events.put_nowait(event)
-        audio = stream.take_audio()
+        audio = stream.take_audio()  # played out: decoded whether recorded or not
         if audio and self._recording is not None:
             self._recording.writeframes(audio)
         if not stream.sending:
@@ -298,8 +304,8 @@ class MediaSession:
         datagrams = stream.datagrams_to_send()
         if not datagrams:
             return
+        rtp_port, rtcp_port = self._rtp, self._rtcp
         for data, addr, rtcp in crypto.protect(datagrams):
-            if rtcp and self._rtcp is not None:
-                self._rtcp.sendto(data, addr)
-            elif self._rtp is not None:
-                self._rtp.sendto(data, addr)
+            port = rtcp_port if rtcp and rtcp_port is not None else rtp_port
+            if port is not None:
+                port.send(data, addr)

@@ -69,10 +69,10 @@ class MediaCrypto:
         if context is None:
             return datagrams
         out: list[Datagram] = []
+        protect = context.protect
         for data, addr, rtcp in datagrams:
             try:
-                protected = context.protect_rtcp(data) if rtcp else context.protect(data)
-                out.append((protected, addr, rtcp))
+                out.append((context.protect_rtcp(data) if rtcp else protect(data), addr, rtcp))
             except SrtpError:
                 # Only a key past its lifetime gets here; the packet is not sent.
                 self.counters.protect_failed += 1

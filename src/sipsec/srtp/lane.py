@@ -1,0 +1,198 @@
+"""Per-SSRC fast lanes: the SRTP packet a call sends and receives 50 times a second.
+
+A media stream protects packets of one SSRC, each the next index, with
+AES-CM and HMAC-SHA1 (RFC 3711 §4.1.1, §4.2.1) and session keys derived
+once; it unprotects those of one other SSRC.  A lane holds, for one SSRC
+under one master key, everything such a packet needs that does not change
+from packet to packet: the replay list of the stream, the IV with the salt
+and SSRC already XORed in, the bound AES and hash methods.  A packet is taken
+only when it is exactly that case — a plain 12-octet header, this SSRC, a
+new highest index, the key within its lifetime — and the lane returns None
+for anything else, having changed nothing, so the context's general path
+decides.  The rules are those of :mod:`sipsec.srtp.single`, which
+``tests/srtp/test_lane.py`` holds a lane against, packet for packet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from hmac import compare_digest
+from typing import TYPE_CHECKING
+
+from sipsec.srtp.errors import SrtpAuthError
+from sipsec.srtp.keys import MasterKey
+from sipsec.srtp.replay import ReplayWindow, estimate_index
+from sipsec.srtp.rtp import MAX_PACKET
+from sipsec.srtp.stages import MEDIAN, unpack_fixed
+from sipsec.srtp.uniform import keystream_blocks
+
+if TYPE_CHECKING:
+    import hashlib
+
+__all__ = ["RxLane", "TxLane", "lane_keys"]
+
+_from = int.from_bytes
+# Keystream is made for this many packets ahead with one AES call: the call,
+# not the AES, is what one packet's keystream costs (bench/bench_media.py).
+AHEAD = 32
+
+
+def lane_keys(master: MasterKey) -> bool:
+    """Whether ``master``'s packets may take a lane: AES-CM, keys derived once."""
+    keys = master.rtp
+    return keys is not None and keys.ecb is not None and keys.inner is not None
+
+
+class _Lane:
+    __slots__ = (
+        "_inner",
+        "_keys",
+        "_ks",
+        "_ks_first",
+        "_ks_octets",
+        "_ks_stride",
+        "_outer",
+        "_roc",
+        "_roc_of",
+        "master",
+        "ssrc",
+    )
+
+    def __init__(self, master: MasterKey, ssrc: int) -> None:
+        keys = master.rtp
+        assert keys is not None and keys.ecb is not None
+        assert keys.inner is not None and keys.outer is not None
+        self.master = master
+        self.ssrc = ssrc
+        self._keys = keys
+        # The keystream of packets _ks_first … _ks_first + AHEAD - 1, each
+        # _ks_stride octets apart, made for payloads of _ks_octets octets.
+        self._ks = b""
+        self._ks_first = -AHEAD
+        self._ks_octets = 0
+        self._ks_stride = 0
+        self._inner: Callable[[], hashlib._Hash] = keys.inner.copy
+        self._outer: Callable[[], hashlib._Hash] = keys.outer.copy
+        # The 4-octet ROC of §4.2 changes once every 65,536 packets.
+        self._roc_of = -1
+        self._roc = b""
+
+    def _keystream(self, index: int, n: int) -> bytes:
+        """The §4.1.1 keystream of packet ``index``, ``n`` octets."""
+        at = index - self._ks_first
+        if 0 <= at < AHEAD and n == self._ks_octets:
+            start = at * self._ks_stride
+            return self._ks[start : start + n]
+        # The next AHEAD packets from this one, in one AES call: counter block
+        # j of packet p is IV(index + p) | j, as uniform.py lays them out.
+        blocks = (n + 15) >> 4
+        self._ks = keystream_blocks(self._keys, self.ssrc, index, AHEAD, blocks)
+        self._ks_first, self._ks_octets, self._ks_stride = index, n, blocks << 4
+        return self._ks[:n]
+
+    def _roc_for(self, index: int) -> bytes:
+        """The 4-octet ROC of §4.2 for ``index``; it changes once every 65,536 packets."""
+        roc = index >> 16
+        if roc != self._roc_of:
+            self._roc_of = roc
+            self._roc = (roc & 0xFFFFFFFF).to_bytes(4, "big")
+        return self._roc
+
+
+class TxLane(_Lane):
+    """Protects the next packets of one outgoing SSRC."""
+
+    __slots__ = ("_mki", "_stream", "_tag_len")
+
+    def __init__(self, master: MasterKey, ssrc: int, stream: ReplayWindow, tag_len: int) -> None:
+        super().__init__(master, ssrc)
+        self._stream = stream
+        self._mki = master.mki
+        self._tag_len = tag_len
+
+    def protect(self, rtp: bytes) -> bytes | None:
+        """The SRTP packet, or None (nothing changed) when this is not the lane's case."""
+        n = len(rtp)
+        if n <= 12 or n > MAX_PACKET or rtp[0] != 0x80:
+            return None
+        _, seq, ssrc = unpack_fixed(rtp)
+        master = self.master
+        if ssrc != self.ssrc or master.rtp_count >= master.rtp_limit:
+            return None
+        stream = self._stream
+        highest = stream.highest
+        index = seq if highest <= MEDIAN else estimate_index(highest, seq)
+        delta = index - highest
+        if delta <= 0:
+            return None  # a repeat or an old index: the general path refuses or allows it
+        stream.mask = ((stream.mask << delta) | 1) & stream.full
+        stream.highest = index
+        master.rtp_count += 1
+        n -= 12
+        # _keystream's hit, inline (as in unprotect): a call less per packet.
+        at = index - self._ks_first
+        if 0 <= at < AHEAD and n == self._ks_octets:
+            start = at * self._ks_stride
+            keystream = self._ks[start : start + n]
+        else:
+            keystream = self._keystream(index, n)
+        m = rtp[:12] + (_from(rtp[12:], "little") ^ _from(keystream, "little")).to_bytes(
+            n, "little"
+        )
+        # §4.2: HMAC-SHA1 over the authenticated portion and the ROC.
+        h = self._inner()
+        h.update(m)
+        h.update(self._roc if index >> 16 == self._roc_of else self._roc_for(index))
+        o = self._outer()
+        o.update(h.digest())
+        tag = o.digest()[: self._tag_len]
+        return m + self._mki + tag if self._mki else m + tag
+
+
+class RxLane(_Lane):
+    """Verifies and decrypts the next packets of one incoming SSRC (no MKI)."""
+
+    __slots__ = ("_stream", "_tag_len")
+
+    def __init__(self, master: MasterKey, ssrc: int, stream: ReplayWindow, tag_len: int) -> None:
+        super().__init__(master, ssrc)
+        self._stream = stream
+        self._tag_len = tag_len
+
+    def unprotect(self, srtp: bytes) -> bytes | None:
+        """The RTP packet, None (nothing changed) when this is not the lane's
+        case; :class:`SrtpAuthError` when the tag does not verify."""
+        n = len(srtp)
+        tag_at = n - self._tag_len
+        if tag_at <= 12 or n > MAX_PACKET or srtp[0] != 0x80:
+            return None
+        _, seq, ssrc = unpack_fixed(srtp)
+        master = self.master
+        if ssrc != self.ssrc or master.rtp_count >= master.rtp_limit:
+            return None
+        stream = self._stream
+        highest = stream.highest
+        index = seq if highest <= MEDIAN else estimate_index(highest, seq)
+        delta = index - highest
+        if delta <= 0:
+            return None  # replay checks against the window: the general path
+        m = srtp[:tag_at]
+        # §3.3 step 5: authenticate before anything is recorded or decrypted.
+        h = self._inner()
+        h.update(m)
+        h.update(self._roc if index >> 16 == self._roc_of else self._roc_for(index))
+        o = self._outer()
+        o.update(h.digest())
+        if not compare_digest(o.digest()[: self._tag_len], srtp[tag_at:]):
+            raise SrtpAuthError("SRTP authentication tag does not verify")
+        stream.mask = ((stream.mask << delta) | 1) & stream.full
+        stream.highest = index
+        master.rtp_count += 1
+        n = tag_at - 12
+        at = index - self._ks_first
+        if 0 <= at < AHEAD and n == self._ks_octets:
+            start = at * self._ks_stride
+            keystream = self._ks[start : start + n]
+        else:
+            keystream = self._keystream(index, n)
+        return m[:12] + (_from(m[12:], "little") ^ _from(keystream, "little")).to_bytes(n, "little")
