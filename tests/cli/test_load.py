@@ -32,7 +32,8 @@ def test_help_names_every_option() -> None:
     result = run("--help")
     assert result.exit_code == 0
     for option in ("--target", "--proxy", "--rate", "--calls", "--processes", "--role",
-                   "--uas-listen", "--duration-hold", "--json"):  # fmt: skip
+                   "--uas-listen", "--duration-hold", "--no-trying",
+                   "--separate-processes", "--json"):  # fmt: skip
         assert option in result.output
 
 
@@ -80,6 +81,15 @@ def test_small_run_human_readable() -> None:
     assert result.exit_code == 0, result.output
     assert "UAC: 10 started, 10 succeeded, 0 failed" in result.output
     assert "setup latency INVITE→200 (ms): p50" in result.output
+
+
+@pytest.mark.parametrize("extra", [["--no-trying"], ["--separate-processes"]])
+def test_small_run_without_trying_or_in_separate_processes(extra: list[str]) -> None:
+    result = run("--rate", "100", "--calls", "10", "--json", *extra)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["uac"]["calls_succeeded"] == 10 and data["uas"]["calls_succeeded"] == 10
+    assert data["generator_cpu_seconds"] > 0
 
 
 def test_failed_calls_exit_1() -> None:

@@ -43,13 +43,20 @@ def test_fifty_calls_uac_to_uas_directly() -> None:
     assert set(data["uac"]["setup_latency_ms"]) == {"p50", "p90", "p99", "max"}
 
 
-def test_two_processes_split_the_calls_and_merge_the_stats() -> None:
+@pytest.mark.parametrize("shared", [True, False])
+def test_two_processes_split_the_calls_and_merge_the_stats(shared: bool) -> None:
+    """UAC i and UAS i in one process each (shared) or in four processes."""
     cpu = min(os.sched_getaffinity(0))  # pinned, as the benchmark pins the generator
-    report = run_load(LoadSettings(rate=100, calls=41, processes=2, cpus=(cpu,)))
+    settings = LoadSettings(
+        rate=100, calls=41, processes=2, cpus=(cpu,), shared=shared, trying=shared
+    )
+    report = run_load(settings)
     assert len(report.uas_addresses) == 2 and len(set(report.uas_addresses)) == 2
     assert report.uac is not None and report.uas is not None
     assert report.uac.calls_succeeded == 41 and report.uas.calls_succeeded == 41
+    assert report.uac.calls_started == 41 and report.uas.calls_started == 41
     assert len(report.uac.latencies) == 41
+    assert report.cpu_seconds > 0 and report.socket_errors == 0
 
 
 def test_no_answer_counts_timeouts() -> None:
@@ -149,13 +156,17 @@ def _wait_for_sip(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.mark.interop
-def test_fifty_calls_through_kamailio(kamailio: int) -> None:
-    report = run_load(LoadSettings(rate=100, calls=50, proxy=("127.0.0.1", kamailio)))
+def test_calls_through_kamailio_for_two_seconds(kamailio: int) -> None:
+    """300 calls at 150 calls/s through Kamailio's t_relay with record_route."""
+    report = run_load(LoadSettings(rate=150, calls=300, proxy=("127.0.0.1", kamailio)))
     assert report.uac is not None and report.uas is not None
-    assert (report.uac.calls_succeeded, report.uac.failures) == (50, {})
-    # ACK and BYE follow Kamailio's Record-Route (unit-tested in tests/ua).
-    assert (report.uas.calls_succeeded, report.uas.failures) == (50, {})
-    assert report.uas.unexpected == 0
+    assert (report.uac.calls_succeeded, report.uac.failures) == (300, {})
+    # ACK and BYE follow Kamailio's Record-Route (unit-tested in tests/ua): the
+    # UAS saw every ACK and BYE of its dialogs, nothing it could not match.
+    assert (report.uas.calls_succeeded, report.uas.failures) == (300, {})
+    assert report.uas.unexpected == report.uac.unexpected == 0
+    assert report.uas.malformed == report.uac.malformed == 0
+    assert len(report.uac.latencies) == 300
 
 
 async def test_fifty_calls_through_sipsec_proxy(tmp_path: Path) -> None:
@@ -183,3 +194,31 @@ async def test_fifty_calls_through_sipsec_proxy(tmp_path: Path) -> None:
     assert report.uac is not None and report.uas is not None
     assert (report.uac.calls_succeeded, report.uac.failures) == (50, {})
     assert (report.uas.calls_succeeded, report.uas.failures) == (50, {})
+
+
+async def test_pumps_run_a_uac_and_a_uas_in_this_loop() -> None:
+    """The per-process part in-process: two engines on two sockets of one loop
+    (what a shared generator process runs), 30 calls, then the sockets close."""
+    from sipsec.transport.load_process import Pump, bind_udp
+    from sipsec.ua.load_scenario import ScenarioConfig, UacScenario, UasScenario
+
+    loop = asyncio.get_running_loop()
+    uas_sock, uac_sock = bind_udp(("127.0.0.1", 0)), bind_udp(("127.0.0.1", 0))
+    uas_addr, uac_addr = uas_sock.getsockname()[:2], uac_sock.getsockname()[:2]
+    target = f"sip:uas@127.0.0.1:{uas_addr[1]}"
+    uas = UasScenario(ScenarioConfig(uas_addr, target=target))
+    uac = UacScenario(
+        ScenarioConfig(uac_addr, next_hop=uas_addr, target=target), rate=300, calls=30
+    )
+    done = loop.create_future()
+    pumps = [Pump(uas, uas_sock, loop), Pump(uac, uac_sock, loop, lambda: done.set_result(None))]
+    try:
+        uac.start(time.monotonic())
+        pumps[1].flush()
+        await asyncio.wait_for(done, 30.0)
+    finally:
+        for pump in pumps:
+            pump.close()
+    assert (uac.stats.calls_succeeded, uac.stats.failures) == (30, {})
+    assert (uas.stats.calls_succeeded, uas.stats.failures) == (30, {})
+    assert uas_sock.fileno() == -1 and uac_sock.fileno() == -1

@@ -111,6 +111,21 @@ def test_full_call_message_flow() -> None:
     assert uac.get_timer() is None and uas.get_timer() is None
 
 
+def test_uas_may_skip_the_100() -> None:
+    """§17.2.1: a UAS answering within 200 ms need not send 100 Trying."""
+    uac, _ = make_pair()
+    uas = UasScenario(ScenarioConfig(UAS_ADDR, target=TARGET, trying=False))
+    wire = Wire(uac, uas)
+    uac.start(0.0)
+    wire.transfer(0.0)
+    assert [line for direction, line in wire.log if direction == "<"] == [
+        "SIP/2.0 180 Ringing",
+        "SIP/2.0 200 OK",
+        "SIP/2.0 200 OK",
+    ]
+    assert uac.stats.calls_succeeded == uas.stats.calls_succeeded == 1
+
+
 def test_messages_are_well_formed_dialog_requests() -> None:
     uac, uas = make_pair()
     uac.start(0.0)
@@ -294,7 +309,8 @@ def test_uas_answers_unknown_requests() -> None:
     uas.receive(bytes(Request("ACK", TARGET, [*headers, ("CSeq", "1 ACK")])), UAC_ADDR, 0.0)
     statuses = [parse_message(d) for d, _ in uas.datagrams_to_send()]
     assert [r.status for r in statuses if isinstance(r, Response)] == [481, 501]
-    assert uas.stats.unexpected == 2 and uas.stats.duplicates == 1
+    # An ACK for no call is a wrong answer too: counted, never answered (§17.1.1.3).
+    assert uas.stats.unexpected == 3 and uas.stats.duplicates == 0
 
 
 def test_config_errors_are_typed() -> None:
@@ -355,3 +371,180 @@ def test_any_bytes_are_counted_never_raised(data: bytes) -> None:
 
 def _seen(stats: LoadStats) -> int:
     return stats.malformed + stats.unexpected + stats.duplicates + stats.calls_started
+
+
+# -- wrong answers: counted as failures, never as a successful call ---------------------
+def _strip_to_tag(data: bytes) -> bytes:
+    head, sep, body = data.partition(b"\r\n\r\n")
+    lines = [
+        line.split(b";tag=")[0] if line.lower().startswith(b"to:") else line
+        for line in head.split(b"\r\n")
+    ]
+    return b"\r\n".join(lines) + sep + body
+
+
+def _drop_line(name: bytes) -> Callable[[bytes], bytes]:
+    def drop(data: bytes) -> bytes:
+        head, sep, body = data.partition(b"\r\n\r\n")
+        kept = [line for line in head.split(b"\r\n") if not line.lower().startswith(name)]
+        return b"\r\n".join(kept) + sep + body
+
+    return drop
+
+
+def _replace_value(name: bytes, value: bytes) -> Callable[[bytes], bytes]:
+    def replace(data: bytes) -> bytes:
+        head, sep, body = data.partition(b"\r\n\r\n")
+        lines = [
+            name + b" " + value if line.lower().startswith(name) else line
+            for line in head.split(b"\r\n")
+        ]
+        return b"\r\n".join(lines) + sep + body
+
+    return replace
+
+
+def _forge_branch(data: bytes) -> bytes:
+    return data.replace(b"branch=z9hG4bK", b"branch=z9hG4bKforged", 1)
+
+
+# Which datagram is corrupted (its first line and CSeq method), and how.
+TARGETS = {
+    "200 to INVITE": (b"SIP/2.0 200", b"INVITE"),
+    "200 to BYE": (b"SIP/2.0 200", b"BYE"),
+    "ACK": (b"ACK ", b"ACK"),
+    "BYE": (b"BYE ", b"BYE"),
+}
+WRONG: dict[str, Callable[[bytes], bytes]] = {
+    "unknown Call-ID": _replace_value(b"call-id:", b"not-a-call-of-ours"),
+    "no To tag": _strip_to_tag,
+    "foreign To tag": lambda d: d.replace(b";tag=", b";tag=forged", 2)[::-1].replace(
+        b"degrof=gat;", b";tag=", 1
+    )[::-1],
+    "forged branch": _forge_branch,
+    "CSeq method": lambda d: d.replace(b" INVITE\r\n", b" OPTIONS\r\n").replace(
+        b"2 BYE\r\n", b"2 OPTIONS\r\n"
+    ),
+    "no Contact": _drop_line(b"contact:"),
+    "error status": lambda d: d.replace(b"SIP/2.0 200 OK", b"SIP/2.0 503 Service Unavailable"),
+    "truncated": lambda d: d[: len(d) // 2],
+}
+
+
+def _is_target(data: bytes, target: str) -> bool:
+    start, method = TARGETS[target]
+    return data.startswith(start) and f" {method.decode()}\r\n".encode() in data
+
+
+@settings(max_examples=min(EXAMPLES, 300), deadline=None)
+@given(st.sampled_from(sorted(TARGETS)), st.sampled_from(sorted(WRONG)))
+def test_wrong_answers_are_failures_not_successes(target: str, wrong: str) -> None:
+    """Every copy of one datagram of the call (retransmissions included) is
+    replaced by a wrong one; whichever side it reaches counts it (unexpected,
+    malformed or a failure) and the call is never counted successful on the
+    side that depended on it."""
+    uac, uas = make_pair()
+    mutate = WRONG[wrong]
+    changed: list[bytes] = []
+
+    class Corrupting(Wire):
+        def transfer(self, now: float) -> None:
+            for source, sink, addr in ((uac, uas, UAC_ADDR), (uas, uac, UAS_ADDR)):
+                for data, _ in source.datagrams_to_send():
+                    if _is_target(data, target):
+                        new = mutate(data)
+                        if new != data:
+                            changed.append(new)
+                            data = new
+                    sink.receive(data, addr, now)
+
+        def run(self, until: float) -> float:
+            now = 0.0
+            for _ in range(10_000):
+                self.transfer(now)
+                timers = [t for t in (uac.get_timer(), uas.get_timer()) if t is not None]
+                if not timers or min(timers) > until:
+                    break
+                now = max(now, min(timers))
+                uac.handle_timer(now)
+                uas.handle_timer(now)
+            return now
+
+    uac.start(0.0)
+    Corrupting(uac, uas).run(until=1000.0)
+    if not changed:
+        return  # this mutation does not apply to this datagram (e.g. no Contact in an ACK)
+    if wrong == "forged branch" and target in ("ACK", "BYE"):
+        return  # a request's branch is its sender's choice: nothing wrong to count
+    counted = sum(e.stats.unexpected + e.stats.malformed + e.stats.calls_failed for e in (uac, uas))
+    assert counted >= 1
+    assert uac.stats.calls_started == 1 and uac.finished and uas.finished
+    if target != "ACK":  # a lost ACK is made good by the BYE (§13.3.1.4 ends at it)
+        assert uac.stats.calls_succeeded == 0 and uac.stats.calls_failed == 1
+
+
+def test_retransmitted_invite_gets_the_last_response_again() -> None:
+    """§17.2.1: the UAS answers a retransmitted INVITE with its last response."""
+    uac, uas = make_pair()
+    uac.start(0.0)
+    ((invite, _),) = uac.datagrams_to_send()
+    uas.receive(invite, UAC_ADDR, 0.0)
+    first = uas.datagrams_to_send()
+    uas.receive(invite, UAC_ADDR, 0.4)  # the UAC's Timer A copy
+    assert uas.datagrams_to_send() == [first[-1]] and uas.stats.duplicates == 1
+    assert uas.stats.calls_started == 1
+
+
+def test_a_second_dialogs_2xx_is_unexpected() -> None:
+    """A 2xx with another To tag than the one answered (a fork): counted, not ACKed."""
+    uac, uas = make_pair(hold=5.0)
+    uac.start(0.0)
+    ((invite, _),) = uac.datagrams_to_send()
+    uas.receive(invite, UAC_ADDR, 0.0)
+    ok = uas.datagrams_to_send()[-1][0]
+    uac.receive(ok, UAS_ADDR, 0.0)
+    assert [d[:3] for d, _ in uac.datagrams_to_send()] == [b"ACK"]
+    parsed = parse_message(ok)
+    assert parsed.to is not None and parsed.to.tag
+    other = ok.replace(b";tag=" + parsed.to.tag.encode(), b";tag=another-dialog")
+    uac.receive(other, UAS_ADDR, 0.1)
+    assert uac.stats.unexpected == 1 and uac.datagrams_to_send() == []
+    uac.receive(ok, UAS_ADDR, 0.2)  # the answered dialog's 2xx again: the ACK again
+    assert [d[:3] for d, _ in uac.datagrams_to_send()] == [b"ACK"]
+    assert uac.stats.duplicates == 1
+
+
+def test_a_2xx_with_a_non_sip_contact_fails_the_call() -> None:
+    uac, _ = make_pair()
+    uac.start(0.0)
+    invite = parse_message(uac.datagrams_to_send()[0][0])
+    assert isinstance(invite, Request)
+    ok = make_response(invite, 200, to_tag="t")
+    ok.headers.add("Contact", "<tel:+15551234>")
+    uac.receive(bytes(ok), UAS_ADDR, 0.1)
+    assert uac.stats.failures == {"INVITE 2xx with a non-SIP Contact or route": 1}
+
+
+def test_each_calls_route_set_is_followed() -> None:
+    """The next hop of ACK and BYE comes from each 2xx's own route set, also
+    when the route URIs differ only by parameters (a proxy's ``ftag``) or
+    when a later call's route points elsewhere (the hop cache keys on host:port)."""
+    proxy = ("127.0.0.1", 5060)
+    config = ScenarioConfig(UAC_ADDR, next_hop=proxy, target=TARGET)
+    uac = UacScenario(config, rate=1000.0, calls=3)
+    uac.start(0.0)
+    uac.handle_timer(0.01)
+    invites = [parse_message(d) for d, _ in uac.datagrams_to_send()]
+    routes = [
+        "<sip:127.0.0.1:5060;lr;ftag=a1>",
+        "<sip:127.0.0.1:5060;lr;ftag=b2>",
+        "<sip:127.0.0.3:5080;lr;ftag=a1>",
+    ]
+    for invite, route in zip(invites, routes, strict=True):
+        assert isinstance(invite, Request)
+        ok = make_response(invite, 200, to_tag="t")
+        ok.headers.add("Record-Route", route)
+        ok.headers.add("Contact", "<sip:uas@127.0.0.1:50000>")
+        uac.receive(bytes(ok), proxy, 0.02)
+    sent = uac.datagrams_to_send()
+    assert [dest for _, dest in sent] == [proxy] * 4 + [("127.0.0.3", 5080)] * 2

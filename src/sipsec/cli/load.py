@@ -64,7 +64,8 @@ def _cpus(_ctx: click.Context, _param: click.Parameter, value: str | None) -> An
 @click.option("--calls", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Calls to place (all processes together).")  # fmt: skip
 @click.option("--processes", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="UAC processes, and as many UAS processes.")  # fmt: skip
+              help="Generator processes: each places calls and (role both) answers them "
+                   "on a second socket of its own loop; see --separate-processes.")  # fmt: skip
 @click.option("--role", type=click.Choice(["uac", "uas", "both"]), default="both",
               show_default=True, help="Place calls, answer them, or both.")  # fmt: skip
 @click.option("--uas-listen", default="127.0.0.1:0", show_default=True, callback=_listen,
@@ -80,6 +81,11 @@ def _cpus(_ctx: click.Context, _param: click.Parameter, value: str | None) -> An
 @click.option("--uas-time", type=click.FloatRange(min=0),
               help="Role uas: stop after this many seconds (default: Ctrl-C).")  # fmt: skip
 @click.option("--cpus", callback=_cpus, help="Pin the generator processes to these CPUs: 1 or 0,1.")
+@click.option("--separate-processes", is_flag=True,
+              help="Role both: answer in processes of their own, not beside each UAC.")  # fmt: skip
+@click.option("--no-trying", is_flag=True,
+              help="The UAS sends no 100 Trying before its 180 (§17.2.1 allows it; SIPp's "
+                   "uas does the same).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def load(  # click passes every option by name
     *,
@@ -96,6 +102,8 @@ def load(  # click passes every option by name
     max_concurrent: int | None,
     uas_time: float | None,
     cpus: tuple[int, ...] | None,
+    separate_processes: bool,
+    no_trying: bool,
     as_json: bool,
 ) -> None:
     """Place INVITE–100–180–200–ACK–BYE–200 calls at a steady rate, over UDP,
@@ -124,6 +132,8 @@ def load(  # click passes every option by name
             max_concurrent=max_concurrent,
             cpus=cpus,
             uas_time=uas_time,
+            shared=not separate_processes,
+            trying=not no_trying,
         )
     except SipsecError as exc:
         raise click.UsageError(str(exc)) from None
@@ -151,7 +161,7 @@ def format_report(report: LoadReport) -> str:
     data = report.to_dict()
     lines = [
         f"target rate {report.settings.rate:g} calls/s, {report.settings.calls} calls, "
-        f"{report.settings.processes} process(es) per role"
+        f"{report.settings.processes} process(es)" + ("" if report.settings.shared else " per role")
     ]
     for role in ("uac", "uas"):
         stats = data.get(role)
@@ -179,6 +189,8 @@ def format_report(report: LoadReport) -> str:
         )
     if report.socket_errors:
         lines.append(f"socket errors (ICMP): {report.socket_errors}")
+    if data["generator_cpu_seconds"]:
+        lines.append(f"generator CPU while calling: {data['generator_cpu_seconds']:.2f} s")
     return "\n".join(lines)
 
 

@@ -1,53 +1,39 @@
-"""The asyncio shell of the load generator and its multi-process runner.
+"""The load generator's multi-process runner (``sipsec load``).
 
-Each generator process runs one sans-IO engine of
-:mod:`sipsec.ua.load_scenario` on one UDP socket: datagrams in with ``now``,
-datagrams out, exactly one timer re-armed (aioquic's protocol shape). The
-runner starts N UAS processes, then N UAC processes (UAC *i* calls UAS *i*),
-lets every UAC start pacing at the same instant, and gathers each process's
-:class:`~sipsec.ua.load_scenario.LoadStats` over a pipe::
+The runner starts the generator processes of
+:mod:`sipsec.transport.load_process` — by default one per ``processes``
+running UAC *i* and UAS *i* on two sockets of one event loop (``shared``),
+else N UAS processes then N UAC processes — where UAC *i* calls UAS *i*. It
+lets every UAC start pacing at the same instant and gathers each process's
+:class:`~sipsec.ua.load_scenario.LoadStats` and CPU time over a pipe::
 
     report = run_load(LoadSettings(rate=2000, calls=20000, processes=2,
                                    proxy=("127.0.0.1", 5060)))
-    report.uac.calls_succeeded, report.to_dict()
+    report.uac.calls_succeeded, report.to_dict(), report.cpu_seconds
 
-``now`` is ``time.monotonic()`` (CLOCK_MONOTONIC, one clock for every process
-of the host, and finer than uvloop's millisecond ``loop.time()``), so setup
-latencies and the rates of several processes merge. uvloop is used when it is
-installed. Processes are spawned (not forked) so that a caller's event loop or
-threads never leak into a child.
+Processes are spawned (not forked) so that a caller's event loop or threads
+never leak into a child.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import multiprocessing
-import os
-import signal
-import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from sipsec.errors import LocalProtocolError, SipsecError
 from sipsec.sip import SipUri, parse_uri
-from sipsec.ua.load_scenario import (
-    Address,
-    LoadStats,
-    ScenarioConfig,
-    UacScenario,
-    UasScenario,
-    percentile,
-)
+from sipsec.ua.load_scenario import Address, LoadStats, ScenarioConfig, percentile
+
+from .load_process import child_main
 
 __all__ = ["LoadError", "LoadReport", "LoadSettings", "Role", "run_load"]
 
 Role = Literal["uac", "uas", "both"]
-Engine = UacScenario | UasScenario
-_BUFFER = 4 * 1024 * 1024  # socket buffers: a burst of retransmissions must not overflow
 _START_TIMEOUT = 30.0  # a spawned process imports sipsec; a loaded machine is slow
 
 
@@ -75,6 +61,10 @@ class LoadSettings:
     cpus: tuple[int, ...] | None = None  # pin every generator process to these CPUs
     uas_time: float | None = None  # role uas: stop after this long (None: until stopped)
     use_uvloop: bool = True
+    # Role both: UAC i and UAS i in one process (one loop, two sockets) rather
+    # than two processes; cheaper when they share a core (bench/bench_load.py).
+    shared: bool = True
+    trying: bool = True  # the UAS sends 100 Trying before its 180 (§17.2.1 makes it optional)
 
     def __post_init__(self) -> None:
         if self.role not in ("uac", "uas", "both"):
@@ -95,7 +85,8 @@ class LoadReport:
     uac: LoadStats | None
     uas: LoadStats | None
     uas_addresses: list[Address] = field(default_factory=list)
-    socket_errors: int = 0  # ICMP errors (port unreachable …) seen by the sockets
+    socket_errors: int = 0  # ICMP errors, full buffers: datagrams lost at our sockets
+    cpu_seconds: float = 0.0  # CPU time of the generator processes while calling
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (latencies as percentiles in milliseconds)."""
@@ -106,6 +97,7 @@ class LoadReport:
             "processes": self.settings.processes,
             "uas_addresses": [f"{h}:{p}" for h, p in self.uas_addresses],
             "socket_errors": self.socket_errors,
+            "generator_cpu_seconds": round(self.cpu_seconds, 3),
         }
         for name, stats in (("uac", self.uac), ("uas", self.uas)):
             if stats is not None:
@@ -136,186 +128,34 @@ def _ms(value: float | None) -> float | None:
     return None if value is None else round(value * 1000, 3)
 
 
-# -- one process: a socket, an engine, one timer ---------------------------------------
-class _Driver(asyncio.DatagramProtocol):
-    """Moves datagrams between a UDP socket and an engine (aioquic's shape)."""
-
-    def __init__(self, engine: Engine, done: asyncio.Future[None]) -> None:
-        self.engine = engine
-        self.done = done
-        self.errors = 0
-        self._transport: asyncio.DatagramTransport | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._armed = 0.0
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's UDP transport has sendto() but is no DatagramTransport subclass.
-        self._transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
-        self.engine.receive(data, (addr[0], addr[1]), time.monotonic())
-        self.flush()
-
-    def error_received(self, exc: Exception) -> None:
-        self.errors += 1  # ICMP port unreachable and friends: the engine times out
-
-    def on_timer(self) -> None:
-        self._timer = None
-        self.engine.handle_timer(time.monotonic())
-        self.flush()
-
-    def flush(self) -> None:
-        transport = self._transport
-        assert transport is not None
-        for data, destination in self.engine.datagrams_to_send():
-            transport.sendto(data, destination)
-        when = self.engine.get_timer()
-        if isinstance(self.engine, UacScenario) and self.engine.finished:
-            when = None
-            if not self.done.done():
-                self.done.set_result(None)
-        if when is None:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-        elif self._timer is None or when < self._armed:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._armed = when
-            loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(max(0.0, when - time.monotonic()), self.on_timer)
-
-    def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        if self._transport is not None:
-            self._transport.close()
-
-
-def _bind(address: Address) -> socket.socket:
-    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_DGRAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _BUFFER)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _BUFFER)
-        sock.bind(address)
-    except OSError as exc:
-        sock.close()
-        raise LoadError(f"cannot bind UDP {address[0]}:{address[1]}: {exc.strerror}") from None
-    sock.setblocking(False)
-    return sock
-
-
-async def _serve(role: str, settings: LoadSettings, bind: Address, conn: Connection) -> None:
-    """Runs in the child: bind, say ready, wait for go, run, send the stats."""
-    loop = asyncio.get_running_loop()
-    sock = _bind(bind)
-    local = sock.getsockname()[:2]
-    conn.send(("ready", local))
-    message = await _receive(loop, conn)
-    if message[0] != "go":
-        sock.close()
-        return
-    target, next_hop = message[1], message[2]
-    config = ScenarioConfig(
-        local,
-        next_hop=next_hop,
-        target=target or "sip:uas@127.0.0.1",  # a UAS answers whatever URI comes
-        t1=settings.t1,
-        hold=settings.hold,
-        max_concurrent=settings.max_concurrent,
-    )
-    done: asyncio.Future[None] = loop.create_future()
-    engine: Engine
-    if role == "uac":
-        share = settings.calls // settings.processes
-        share += message[3] < settings.calls % settings.processes  # the remainder
-        engine = UacScenario(config, rate=settings.rate / settings.processes, calls=share)
-    else:
-        engine = UasScenario(config)
-    _, driver = await loop.create_datagram_endpoint(lambda: _Driver(engine, done), sock=sock)
-    stop = loop.create_task(_receive(loop, conn))  # the parent's "stop"
-    try:
-        if isinstance(engine, UacScenario):
-            engine.start(time.monotonic())
-            driver.flush()
-            await asyncio.wait([done, stop], return_when=asyncio.FIRST_COMPLETED)
-        else:
-            await stop
-        stats = engine.stats
-        if engine.active_calls:  # stopped early (Ctrl-C) or BYE never came
-            stats.failures["still open at stop"] = engine.active_calls
-        conn.send(("stats", stats, driver.errors))
-    finally:
-        stop.cancel()
-        driver.close()
-
-
-async def _receive(loop: asyncio.AbstractEventLoop, conn: Connection) -> Any:
-    """The next message from the parent, without blocking the loop."""
-    ready: asyncio.Future[None] = loop.create_future()
-
-    def readable() -> None:
-        if not ready.done():
-            ready.set_result(None)
-
-    loop.add_reader(conn.fileno(), readable)
-    try:
-        await ready
-    finally:
-        loop.remove_reader(conn.fileno())
-    try:
-        return conn.recv()
-    except EOFError:
-        return ("stop",)  # the parent went away
-
-
-def _child(role: str, settings: LoadSettings, bind: Address, conn: Connection) -> None:
-    """Entry point of a generator process."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    if settings.cpus:
-        os.sched_setaffinity(0, settings.cpus)
-    runner: Callable[[Any], None] = asyncio.run
-    if settings.use_uvloop:
-        with contextlib.suppress(ImportError):
-            import uvloop
-
-            runner = uvloop.run
-    try:
-        runner(_serve(role, settings, bind, conn))
-    except Exception as exc:  # the process boundary: the parent reports it
-        text = str(exc) if isinstance(exc, SipsecError) else f"{type(exc).__name__}: {exc}"
-        with contextlib.suppress(OSError):
-            conn.send(("error", text))
-    finally:
-        conn.close()
-
-
 # -- the parent: spawn, start together, gather ------------------------------------------
 @dataclass
 class _Process:
     process: multiprocessing.process.BaseProcess
     conn: Connection
-    address: Address = ("", 0)
+    addresses: list[Address] = field(default_factory=list)  # UAS first, then UAC
 
 
 def _spawn(
-    role: str, settings: LoadSettings, binds: Sequence[Address], children: list[_Process]
+    role: str,
+    settings: LoadSettings,
+    binds: Sequence[list[Address]],
+    children: list[_Process],
 ) -> None:
-    """Start one process per bind address into ``children`` (the caller's list,
-    so that it stops them even when one fails to come up)."""
+    """Start one process per list of bind addresses into ``children`` (the
+    caller's list, so that it stops them even when one fails to come up)."""
     context = multiprocessing.get_context("spawn")
     started = len(children)
-    for bind in binds:
+    for addresses in binds:
         parent, child = context.Pipe()
         process = context.Process(
-            target=_child, args=(role, settings, bind, child), name=f"sipsec-load-{role}"
+            target=child_main, args=(role, settings, addresses, child), name=f"sipsec-load-{role}"
         )
         process.start()
         child.close()
         children.append(_Process(process, parent))
     for item in children[started:]:
-        item.address = _expect(item, "ready", _START_TIMEOUT)[1]
+        item.addresses = _expect(item, "ready", _START_TIMEOUT)[1]
 
 
 def _expect(item: _Process, kind: str, timeout: float) -> Any:
@@ -363,37 +203,43 @@ def run_load(
     interrupted (KeyboardInterrupt stops the processes and still reports);
     ``on_ready`` gets the UAS addresses once they are bound.
     """
-    uas: list[_Process] = []
-    uac: list[_Process] = []
+    uas: list[_Process] = []  # processes answering calls only
+    uac: list[_Process] = []  # processes placing calls (and answering them when shared)
     report = LoadReport(settings, None, None)
+    shared = settings.role == "both" and settings.shared
     try:
-        if settings.role in ("uas", "both"):
-            _spawn("uas", settings, _uas_binds(settings), uas)
-            report.uas_addresses = [item.address for item in uas]
+        if shared:
+            binds = [[bind, (settings.local_host, 0)] for bind in _uas_binds(settings)]
+            _spawn("both", settings, binds, uac)
+            report.uas_addresses = [item.addresses[0] for item in uac]
+        elif settings.role in ("uas", "both"):
+            _spawn("uas", settings, [[bind] for bind in _uas_binds(settings)], uas)
+            report.uas_addresses = [item.addresses[0] for item in uas]
             for item in uas:
                 item.conn.send(("go", None, None, 0))
         if on_ready is not None:
             on_ready(report.uas_addresses)
         if settings.role in ("uac", "both"):
-            binds = [(settings.local_host, 0)] * settings.processes
-            _spawn("uac", settings, binds, uac)
+            if not shared:
+                binds = [[(settings.local_host, 0)]] * settings.processes
+                _spawn("uac", settings, binds, uac)
             targets = _targets(settings, report.uas_addresses)
             for index, (item, (target, hop)) in enumerate(zip(uac, targets, strict=True)):
                 item.conn.send(("go", target, hop, index))
             deadline = settings.calls / settings.rate + settings.hold + 64 * settings.t1 * 3
             try:
-                report.uac = _gather(uac, deadline + 30.0, report)
+                _gather(uac, deadline + 30.0, report)
             except KeyboardInterrupt:  # Ctrl-C: stop placing calls, report what happened
                 for item in uac:
                     item.conn.send(("stop",))
-                report.uac = _gather(uac, _START_TIMEOUT, report)
+                _gather(uac, _START_TIMEOUT, report)
         elif settings.role == "uas":
             with contextlib.suppress(KeyboardInterrupt):
                 time.sleep(settings.uas_time if settings.uas_time is not None else 1e9)
         if uas:
             for item in uas:
                 item.conn.send(("stop",))
-            report.uas = _gather(uas, _START_TIMEOUT, report)
+            _gather(uas, _START_TIMEOUT, report)
         return report
     finally:
         for item in uac + uas:
@@ -405,10 +251,18 @@ def run_load(
                 item.process.join()
 
 
-def _gather(children: list[_Process], timeout: float, report: LoadReport) -> LoadStats:
-    merged = LoadStats()
+def _gather(children: list[_Process], timeout: float, report: LoadReport) -> None:
+    """Each child's stats into ``report.uac``/``report.uas``, errors and CPU summed."""
     for item in children:
-        _, stats, errors = _expect(item, "stats", timeout)
-        merged.merge(stats)
+        _, stats, errors, cpu = _expect(item, "stats", timeout)
+        for role, part in stats.items():
+            merged = report.uac if role == "uac" else report.uas
+            if merged is None:
+                merged = LoadStats()
+                if role == "uac":
+                    report.uac = merged
+                else:
+                    report.uas = merged
+            merged.merge(part)
         report.socket_errors += errors
-    return merged
+        report.cpu_seconds += cpu

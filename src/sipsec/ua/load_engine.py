@@ -1,44 +1,34 @@
 """The parts the load generator's UAC and UAS engines share: configuration,
-per-call slots, the one timer heap, and reading datagrams (SIPp-style: the
-start line, Call-ID and CSeq only, a full :func:`parse_message` when the
-engine must read more). Sans-IO: ``now`` is always an argument.
+per-call slots, the timers, and reading datagrams with the byte scanner of
+:mod:`sipsec.ua.load_wire`. Sans-IO: ``now`` is always an argument.
+
+Timers (RFC 3261 §17 A/B/E/F/G/H, the hold before the BYE, the linger of a
+finished call) mostly run at a fixed delay after ``now`` — T1, 64·T1, the
+hold, the linger — so each delay gets a FIFO queue, in deadline order by
+construction (O(1) to arm and to fire, where a heap of the ~100,000 calls a
+generator keeps at 5,000 calls/s costs a log-time push and pop); the rare
+others (a capped retransmission interval, a deadline that would land before
+the queue's last one) go into one heap. A slot's ``token`` says which of its
+entries is current: re-arming leaves the old entry behind, skipped when met.
 """
 
 from __future__ import annotations
 
 import heapq
-import ipaddress
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from sipsec.errors import LocalProtocolError, SipsecError
-from sipsec.sip import (
-    Request,
-    Response,
-    SipParseError,
-    SipUri,
-    generate_tag,
-    parse_message,
-    parse_uri,
-)
+from sipsec.sip import SipUri, generate_tag, parse_uri
 
 from .load_stats import LoadStats
+from .load_wire import Address, Scanned, scan
 
-__all__ = [
-    "Address",
-    "CallSlot",
-    "Datagram",
-    "ScenarioConfig",
-    "ScenarioEngine",
-    "address_of",
-    "parse_as",
-    "scan",
-]
+__all__ = ["Address", "CallSlot", "Datagram", "ScenarioConfig", "ScenarioEngine"]
 
-Address = tuple[str, int]
-M = TypeVar("M", Request, Response)
 Datagram = tuple[bytes, Address]
+_Entry = tuple[float, int, "CallSlot"]
 
 # Slot states, UAC then UAS. Each engine dispatches on (method, status, state)
 # in one if-chain per direction, in the order of the call flow.
@@ -60,6 +50,9 @@ class ScenarioConfig:
     hold: float = 0.0  # seconds between ACK and BYE (SIPp's pause)
     linger: float | None = None  # keep a finished call to absorb retransmissions; 64·T1
     max_concurrent: int | None = None  # SIPp -l: no new call while this many are up
+    # The UAS's 100 Trying: §17.2.1 lets a UAS that answers within 200 ms skip
+    # it (SIPp's uas does), and a proxy never forwards it (§16.7 step 5).
+    trying: bool = True
     new_id: Callable[[], str] = field(default=generate_tag, repr=False)
 
     def __post_init__(self) -> None:
@@ -73,6 +66,8 @@ class ScenarioConfig:
             raise LocalProtocolError(f"bad target {self.target!r}: {exc}") from None
         if not isinstance(uri, SipUri):
             raise LocalProtocolError(f"target {self.target!r} is not a sip: URI")
+        if not self.target.isascii() or any(c in self.target for c in "\r\n\t <>"):
+            raise LocalProtocolError(f"target {self.target!r} cannot go in a request line")
 
     @property
     def timeout(self) -> float:
@@ -88,13 +83,16 @@ class CallSlot:
 
     __slots__ = (
         "answer",
+        "branch",
         "bye",
+        "bye_branch",
         "call_id",
         "expires",
         "interval",
         "local_tag",
         "peer",
         "pending",
+        "remote_tag",
         "started",
         "state",
         "token",
@@ -104,13 +102,16 @@ class CallSlot:
         self.reset()
 
     def reset(self) -> None:
-        self.call_id = ""
+        self.call_id = b""
         self.state = CALLING
-        self.token = 0  # matches the heap entry that is current for this slot
+        self.token = 0  # matches the timer entry that is current for this slot
         self.expires = 0.0  # when the current exchange gives up
         self.interval = 0.0
         self.started = 0.0
-        self.local_tag = ""
+        self.local_tag = b""
+        self.remote_tag = b""  # the To tag of the 2xx: the dialog (§12.1.2)
+        self.branch = b""  # the INVITE's top Via branch (its transaction, §17.1.3)
+        self.bye_branch = b""
         self.bye = b""  # built at the 2xx, sent after the hold
         self.pending: bytes = b""  # what a timer retransmits
         self.answer: bytes = b""  # what a retransmission from the peer gets again
@@ -118,72 +119,126 @@ class CallSlot:
 
 
 class ScenarioEngine:
-    """Slots, the one timer heap, the outgoing queue and parsing of input."""
+    """Slots, the timers, the outgoing queue and classifying of input."""
 
     def __init__(self, config: ScenarioConfig) -> None:
         self.config = config
         self.stats = LoadStats()
-        self._calls: dict[str, CallSlot] = {}
+        self._calls: dict[bytes, CallSlot] = {}
         self._free: list[CallSlot] = []
-        self._heap: list[tuple[float, int, CallSlot]] = []
+        self._queues: dict[float, deque[_Entry]] = {}
+        self._heap: list[_Entry] = []
         self._tokens = 0
         self._out: list[Datagram] = []
         self._active = 0  # calls not yet finished (lingering ones excluded)
         host, port = config.local
-        self._via_host = f"[{host}]" if ":" in host else host
-        self._local = f"{self._via_host}:{port}"
+        via_host = f"[{host}]" if ":" in host else host
+        self._local = f"{via_host}:{port}".encode("ascii")
+        # Call-IDs, tags and branches: a random prefix per engine and a counter
+        # (unique and unguessable enough for a load tool; a CSPRNG call per id
+        # would cost more than the rest of the call's bookkeeping).
+        self._prefix = config.new_id().encode("ascii")
+        self._serial = 0
 
     def datagrams_to_send(self) -> list[Datagram]:
         out, self._out = self._out, []
         return out
 
-    def get_timer(self) -> float | None:
-        heap = self._heap
-        while heap and heap[0][1] != heap[0][2].token:
-            heapq.heappop(heap)  # superseded entry
-        return heap[0][0] if heap else None
-
     @property
     def active_calls(self) -> int:
         return self._active
 
+    @property
+    def timers_armed(self) -> int:
+        """How many timers were ever armed: while it stands still, no deadline
+        moved, and a driver's armed timer is still right (no get_timer needed)."""
+        return self._tokens
+
+    def get_timer(self) -> float | None:
+        entry = self._earliest()
+        return None if entry is None else entry[0]
+
     def receive(self, data: bytes, source: Address, now: float) -> None:
         """Feed one datagram; bad input is counted, never raised."""
         try:
-            kind, call_id, method = scan(data)
-            if isinstance(kind, int):
-                self._on_response(data, kind, call_id, method, now)
+            scanned = scan(data)
+            if scanned[0].__class__ is int:
+                self._on_response(data, scanned, now)
             else:
-                self._on_request(data, kind, call_id, source, now)
+                self._on_request(data, scanned, source, now)
         except SipsecError:
             self.stats.malformed += 1
 
     def handle_timer(self, now: float) -> None:
-        heap = self._heap
-        while heap and heap[0][0] <= now:
-            _, token, call = heapq.heappop(heap)
-            if token == call.token:
-                self._on_timer(call, now)
+        while (entry := self._earliest()) is not None and entry[0] <= now:
+            self._pop(entry)
+            self._on_timer(entry[2], now)
 
-    # -- for the subclasses ---------------------------------------------------------
-    def _new_call(self, call_id: str) -> CallSlot:
+    # -- timers -------------------------------------------------------------------------
+    def _earliest(self) -> _Entry | None:
+        """The earliest current entry of the queues and the heap (stale ones dropped)."""
+        best: _Entry | None = None
+        for queue in self._queues.values():
+            while queue and queue[0][1] != queue[0][2].token:
+                queue.popleft()
+            if queue and (best is None or queue[0] < best):  # (deadline, arm order)
+                best = queue[0]
+        heap = self._heap
+        while heap and heap[0][1] != heap[0][2].token:
+            heapq.heappop(heap)
+        if heap and (best is None or heap[0] < best):
+            best = heap[0]
+        return best
+
+    def _pop(self, entry: _Entry) -> None:
+        if self._heap and self._heap[0] is entry:
+            heapq.heappop(self._heap)
+            return
+        for queue in self._queues.values():
+            if queue and queue[0] is entry:
+                queue.popleft()
+                return
+
+    def _after(self, call: CallSlot, now: float, delay: float) -> None:
+        """Wake ``call`` at ``now + delay`` (a fixed delay: a FIFO queue)."""
+        self._tokens += 1
+        call.token = self._tokens
+        entry = (now + delay, self._tokens, call)
+        queue = self._queues.get(delay)
+        if queue is None:
+            queue = self._queues[delay] = deque()
+        if queue and queue[-1][0] > entry[0]:  # a caller's clock went back
+            heapq.heappush(self._heap, entry)
+        else:
+            queue.append(entry)
+
+    def _at(self, call: CallSlot, deadline: float) -> None:
+        """Wake ``call`` at ``deadline`` (any time: the heap)."""
+        self._tokens += 1
+        call.token = self._tokens
+        heapq.heappush(self._heap, (deadline, self._tokens, call))
+
+    # -- for the subclasses -------------------------------------------------------------
+    def _new_call(self, call_id: bytes) -> CallSlot:
         call = self._free.pop() if self._free else CallSlot()
         call.call_id = call_id
         self._calls[call_id] = call
         self._active += 1
         return call
 
-    def _arm(self, call: CallSlot, deadline: float) -> None:
-        self._tokens += 1
-        call.token = self._tokens
-        heapq.heappush(self._heap, (deadline, self._tokens, call))
+    def _next_id(self) -> bytes:
+        self._serial += 1
+        return b"%x.%s" % (self._serial, self._prefix)
 
     def _retransmit(self, call: CallSlot, now: float, cap: float | None) -> None:
         """Send ``pending`` again and double the interval (§17.1.1.2, §17.1.2.2)."""
         self._out.append((call.pending, call.peer))
         self.stats.retransmissions += 1
         call.interval = call.interval * 2 if cap is None else min(call.interval * 2, cap)
-        self._arm(call, min(now + call.interval, call.expires))
+        if now + call.interval < call.expires:
+            self._after(call, now, call.interval)
+        else:
+            self._at(call, call.expires)
 
     def _finish(self, call: CallSlot, now: float, failure: str | None) -> None:
         """The call is over: count it, keep it a while for late retransmissions."""
@@ -195,88 +250,18 @@ class ScenarioEngine:
         self._active -= 1
         call.state = LINGER
         call.bye = b""
-        self._arm(call, now + self.config.linger_time)
+        self._after(call, now, self.config.linger_time)
 
     def _free_call(self, call: CallSlot) -> None:
         del self._calls[call.call_id]
-        call.reset()  # token 0: every heap entry of this slot is now stale
+        call.reset()  # token 0: every timer entry of this slot is now stale
         self._free.append(call)
 
-    def _on_request(
-        self, data: bytes, method: str, call_id: str, source: Address, now: float
-    ) -> None:
+    def _on_request(self, data: bytes, scanned: Scanned, source: Address, now: float) -> None:
         self.stats.unexpected += 1
 
-    def _on_response(self, data: bytes, status: int, call_id: str, method: str, now: float) -> None:
+    def _on_response(self, data: bytes, scanned: Scanned, now: float) -> None:
         self.stats.unexpected += 1
 
     def _on_timer(self, call: CallSlot, now: float) -> None:
         raise NotImplementedError
-
-
-def scan(data: bytes) -> tuple[int | str, str, str]:
-    """(status or method, Call-ID, CSeq method) without a full parse.
-
-    SIPp's approach: most datagrams of a call (100, 180, the BYE's 200, ACK, a
-    retransmission) only need matching to their call, so only the start line,
-    Call-ID and CSeq are read; a message the engine acts on (the 2xx of the
-    INVITE, a new INVITE, a BYE) is then parsed in full by ``parse_message``.
-    Raises :class:`SipParseError` when those three cannot be read.
-    """
-    end = data.find(b"\r\n\r\n")
-    if end < 0:
-        raise SipParseError("no end of the header section")
-    head = data[: end + 2]  # every header line ends in CRLF
-    line_end = head.find(b"\r\n")
-    first = head[:line_end]
-    kind: int | str
-    if first.startswith(b"SIP/2.0 "):
-        code = first[8:11]
-        if len(code) != 3 or not code.isdigit() or first[11:12] not in (b"", b" "):
-            raise SipParseError("bad status line")
-        kind = int(code)
-    else:
-        method, _, rest = first.partition(b" ")
-        if not rest.endswith(b" SIP/2.0") or not method.isalpha():
-            raise SipParseError("bad request line")
-        kind = method.decode("ascii")
-    low = head.lower()
-    call_id = _value(head, low, b"\r\ncall-id:") or _value(head, low, b"\r\ni:")
-    parts = _value(head, low, b"\r\ncseq:").split()
-    cseq = parts[1] if len(parts) == 2 and parts[0].isdigit() else b""
-    if not call_id or not cseq.isalpha():
-        raise SipParseError("no Call-ID or CSeq")
-    try:
-        return kind, call_id.decode("ascii"), cseq.decode("ascii")
-    except UnicodeDecodeError:
-        raise SipParseError("Call-ID is not ASCII") from None
-
-
-def _value(head: bytes, low: bytes, name: bytes) -> bytes:
-    """The value of the first ``name`` header line (found in the lower-cased
-    copy, read from the original), or b"" when there is none. A space before
-    the colon is legal but no stack we drive sends it: such a line reads as
-    absent and the datagram is counted malformed."""
-    start = low.find(name)
-    if start < 0:
-        return b""
-    start += len(name)
-    return head[start : head.find(b"\r\n", start)].strip(b" \t")
-
-
-def parse_as(data: bytes, kind: type[M]) -> M:
-    """The full parse, for the messages the engine answers or reads headers of."""
-    message = parse_message(data)
-    if not isinstance(message, kind):  # pragma: no cover - scan saw the start line
-        raise SipParseError("request/response mismatch")
-    return message
-
-
-def address_of(uri: SipUri, fallback: Address) -> Address:
-    """Where an in-dialog request goes: the URI's IP and port (a load tool on
-    loopback has no DNS; a name falls back to the configured next hop)."""
-    try:
-        ipaddress.ip_address(uri.host.strip("[]"))
-    except ValueError:
-        return fallback
-    return (uri.host.strip("[]"), uri.port or 5060)
