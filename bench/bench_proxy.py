@@ -15,7 +15,10 @@ compare is calls per CPU-second.
 Kamailio: ``bench/kamailio-relay.cfg`` (one worker, ``t_relay()`` with
 ``record_route()``, no auth), started as ``kamailio -x tlsf -X tlsf``.
 sipsec: ``sipsec proxy --no-auth --listen udp:127.0.0.1:P`` when that command
-exists (otherwise skipped with a note).
+exists (otherwise skipped with a note). Its fast relay
+(:mod:`sipsec.proxy.relay`, ``ProxyConfig.fast_relay``, on by default) takes
+the whole benchmark call on bytes; ``bench/bench_proxy_core.py`` measures the
+relay and the full path side by side without sockets.
 
 Run: ``.venv/bin/python bench/bench_proxy.py [--rates 500,1000,...] [--step-seconds 4]
 [--proxy-cpu 0] [--generator-cpu 1] [--only kamailio|sipsec]``
@@ -130,7 +133,7 @@ def kamailio_argv(port: int, workdir: Path) -> list[str]:
     binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
     return [
         binary, "-f", str(HERE / "kamailio-relay.cfg"), "-l", f"udp:127.0.0.1:{port}",
-        "-x", "tlsf", "-X", "tlsf", "-m", "512", "-M", "32", "-DD", "-E",
+        "-x", "tlsf", "-X", "tlsf", "-m", "2048", "-M", "32", "-DD", "-E",
         "-Y", str(workdir), "-w", str(workdir),
     ]  # fmt: skip
 
@@ -140,9 +143,14 @@ def sipsec_proxy_argv(port: int, workdir: Path) -> list[str] | None:
     probe = subprocess.run([str(sipsec), "proxy", "--help"], capture_output=True, check=False)
     if probe.returncode != 0 or b"--no-auth" not in probe.stdout:
         return None
+    # A relayed call keeps two transactions for 64*T1 = 32 s (timers J and L):
+    # R calls/s need 64*R of them, or the extra calls take the general path.
+    config = workdir / "proxy.toml"
+    config.write_text("[proxy]\nmax_transactions = 400000\nmax_contexts = 400000\n")
     return [
         str(sipsec), "proxy", "--domain", "bench.example", "--no-auth",
         "--listen", f"udp:127.0.0.1:{port}", "--db", str(workdir / "proxy.db"),
+        "--config", str(config),
     ]  # fmt: skip
 
 

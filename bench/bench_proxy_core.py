@@ -13,10 +13,16 @@ re-read the timers. Those steps, and only those, are timed
 byte templates, as the load generator does) are not. Timers then fire on a
 fake clock so every transaction ends and is forgotten, inside the timed part.
 
+With the fast relay (:class:`~sipsec.proxy.relay.FastRelay`, on by default in
+``sipsec proxy``) each datagram goes to the relay first, as ``run_proxy`` wires
+it; the relay takes the whole call, and the full path is never entered. Both
+paths are measured and the ratio printed.
+
 Printed: proxy CPU per call (µs), calls per proxy CPU-second, best of several
 rounds. ``--profile`` runs one round under cProfile and prints the top entries.
 
-Run: ``.venv/bin/python bench/bench_proxy_core.py [--calls N] [--rounds R] [--profile]``
+Run: ``.venv/bin/python bench/bench_proxy_core.py [--calls N] [--rounds R] [--profile]
+[--only full|relay]``
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import time
 
 from sipsec.proxy import MemoryCredentialStore, ProxyConfig, ProxyCore
 from sipsec.proxy.location_memory import MemoryLocationStore
+from sipsec.proxy.relay import FastRelay
 from sipsec.sip import Request, Response, generate_branch, generate_call_id, parse_message
 from sipsec.transaction import Peer, TransactionLayer
 from sipsec.transport.routing import stamp_via
@@ -80,7 +87,7 @@ def answer(request: bytes, status: int, reason: str, to_tag: str | None) -> byte
 class Harness:
     """The proxy core and its layer, driven as SipEndpoint drives them."""
 
-    def __init__(self) -> None:
+    def __init__(self, relay: bool = False) -> None:
         config = ProxyConfig("bench.example", local={"udp": PROXY}, authenticate_invites=False)
         self.layer = TransactionLayer(config.timers)
         self.core = ProxyCore(
@@ -91,12 +98,19 @@ class Harness:
             layer=self.layer,
             authenticate_registers=False,
         )
+        self.relay = FastRelay(self.core) if relay else None
         self.cpu = 0.0
         self.now = 0.0
 
     def deliver(self, data: bytes, source: tuple[str, int]) -> list[tuple[bytes, tuple[str, int]]]:
         """One datagram into the proxy; the datagrams it sends (timed)."""
         start = time.process_time()
+        relay = self.relay
+        if relay is not None and relay.receive(data, source, self.now):
+            sent = relay.datagrams_to_send()
+            relay.get_timer()
+            self.cpu += time.process_time() - start
+            return sent
         message = parse_message(data)
         if isinstance(message, Request):
             stamp_via(message, source)
@@ -133,6 +147,9 @@ class Harness:
         self.now += 64.0
         self.layer.handle_timer(self.now)
         self.core.handle_timer(self.now)
+        if self.relay is not None:
+            self.relay.handle_timer(self.now)
+            self.relay.datagrams_to_send()
         self._pump()
         self.cpu += time.process_time() - start
 
@@ -171,11 +188,13 @@ def one_call(h: Harness) -> None:
     first(h.deliver(answer(relayed, 200, "OK", None), UAS), b"SIP/2.0 200")
 
 
-def run(calls: int) -> float:
-    h = Harness()
+def run(calls: int, relay: bool = False) -> float:
+    h = Harness(relay)
     for _ in range(calls):
         one_call(h)
     h.expire()
+    if h.relay is not None and (len(h.relay) or h.relay.stats["relay_requests"] != 2 * calls):
+        raise AssertionError(f"the relay did not take every call: {dict(h.relay.stats)}")
     if len(h.layer) or len(h.core.forwarder):
         raise AssertionError(f"state left: {len(h.layer)} transactions")
     if h.core.stats["status_2xx"] != 2 * calls:
@@ -188,25 +207,37 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--only", choices=("full", "relay"), default=None)
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     run(200)  # warm up caches and imports
+    run(200, relay=True)
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()
-        run(args.calls)
+        run(args.calls, relay=args.only != "full")
         profiler.disable()
         pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "tottime")).print_stats(
             int(os.environ.get("TOP", "35"))
         )
         return
-    gc.collect()
-    best = min(run(args.calls) for _ in range(args.rounds))
-    print(
-        f"proxy path, {args.calls} calls x {args.rounds} rounds: "
-        f"{best * 1e6:.0f} µs CPU per call, {1 / best:,.0f} calls per CPU-second"
-    )
+    results = {}
+    for name in ("full", "relay"):
+        if args.only not in (None, name):
+            continue
+        gc.collect()
+        best = min(run(args.calls, relay=name == "relay") for _ in range(args.rounds))
+        results[name] = best
+        print(
+            f"{'full path' if name == 'full' else 'fast relay'}, {args.calls} calls x "
+            f"{args.rounds} rounds: {best * 1e6:.0f} µs CPU per call, "
+            f"{1 / best:,.0f} calls per CPU-second"
+        )
+    if len(results) == 2:
+        print(
+            f"relay / full path: {results['full'] / results['relay']:.1f}x the calls per CPU-second"
+        )
 
 
 if __name__ == "__main__":

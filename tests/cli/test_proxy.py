@@ -278,3 +278,43 @@ def test_redis_in_the_config_file(
     else:
         assert result.exit_code == 2 and not served
         assert "--secret-file" in result.output
+
+
+# -- the byte-level UDP relay: on by default, off by flag or by the file ----------------------
+@pytest.mark.parametrize(
+    ("args", "toml", "expected"),
+    [
+        ([], "", True),
+        (["--no-fast-relay"], "", False),
+        ([], "fast_relay = false", False),
+        ([], "fast_relay = true", True),
+        (["--no-fast-relay"], "fast_relay = true", False),  # the command line wins
+    ],
+)
+def test_fast_relay_switch(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: list[str], toml: str, expected: bool
+) -> None:
+    from sipsec.cli import proxy as module
+
+    configs: list[object] = []
+
+    async def serve(config: object, kwargs: dict[str, object]) -> None:
+        configs.append(config)
+
+    monkeypatch.setattr(module, "_serve", serve)
+    monkeypatch.setattr(logging, "basicConfig", lambda **_: None)
+    config = tmp_path / "proxy.toml"
+    config.write_text(f'[proxy]\ndomain = "a.example"\nlisten = ["udp:127.0.0.1:0"]\n{toml}\n')
+    result = CliRunner().invoke(
+        cli, ["proxy", "--config", str(config), "--db", str(tmp_path / "x.db"), *args]
+    )
+    assert result.exit_code == 0, result.output
+    assert configs[-1].fast_relay is expected
+
+
+def test_fast_relay_must_be_a_boolean(tmp_path: Path) -> None:
+    config = tmp_path / "proxy.toml"
+    config.write_text('[proxy]\ndomain = "a.example"\nlisten = ["udp:127.0.0.1:0"]\n'
+                      'fast_relay = "no"\n')  # fmt: skip
+    result = CliRunner().invoke(cli, ["proxy", "--config", str(config), "--db", "x.db"])
+    assert result.exit_code == 2 and "fast_relay must be true or false" in result.output

@@ -35,7 +35,7 @@ _KNOWN_KEYS = {
     "domain", "listen", "db", "redis", "cert", "key", "ca_file", "hosts", "algorithms",
     "auth", "record_route", "trusted_domains", "trusted_addresses", "timer_c",
     "require_client_cert", "secret_file", "max_contexts", "max_transactions", "source_rate",
-    "no_tcp", "single_process",
+    "no_tcp", "single_process", "fast_relay",
 }  # fmt: skip
 
 
@@ -96,10 +96,14 @@ def _build(settings: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     if isinstance(algorithms, str):
         algorithms = [a for a in algorithms.split(",") if a.strip()]
     auth = bool(settings.get("auth", True))
+    fast_relay = settings.get("fast_relay", True)
+    if not isinstance(fast_relay, bool):
+        raise click.BadParameter("fast_relay must be true or false")
     options: dict[str, Any] = {
         "record_route": bool(settings.get("record_route", True)),
         "algorithms": tuple(a.strip() for a in algorithms),
         "authenticate_invites": auth,
+        "fast_relay": fast_relay,
         "local": {t: (h, p) for t, h, p in listen if p != 0},
         "hosts": hosts,
         "trusted_domains": frozenset(settings.get("trusted_domains", [])),
@@ -209,6 +213,12 @@ async def _serve(config: Any, kwargs: dict[str, Any]) -> None:
 @click.option("--no-auth", "no_auth", is_flag=True, help="Challenge nobody (benchmarks).")
 @click.option("--no-record-route", "no_rr", is_flag=True, help="Stay off the dialog path.")
 @click.option(
+    "--no-fast-relay",
+    "no_fast_relay",
+    is_flag=True,
+    help="Send every request through the general proxy path (the byte-level UDP relay is off).",
+)
+@click.option(
     "--no-tcp",
     "no_tcp",
     is_flag=True,
@@ -253,7 +263,9 @@ def proxy(**options: Any) -> None:
     verbose: int = options.pop("verbose")
     quiet: bool = options.pop("quiet")
     no_auth, no_rr = options.pop("no_auth"), options.pop("no_rr")
+    no_fast_relay = options.pop("no_fast_relay")
     cli: dict[str, Any] = dict(options)
+    cli["fast_relay"] = False if no_fast_relay else None
     cli["auth"] = False if no_auth else None
     cli["record_route"] = False if no_rr else None
     config, kwargs = _build(_merged(cli, config_file))

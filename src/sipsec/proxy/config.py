@@ -60,6 +60,10 @@ class ProxyConfig:
     purge_interval: float = 60.0
     timers: TimerConfig = field(default_factory=TimerConfig)
     user_agent: str = "sipsec-proxy/0.1"
+    # UDP requests the byte-level relay can take (one UDP target, no
+    # challenge, plain shape) skip the parser and the full path
+    # (sipsec.proxy.relay); everything else goes the full path as before.
+    fast_relay: bool = True
 
     def __post_init__(self) -> None:
         domain = self.domain.strip().rstrip(".").lower()

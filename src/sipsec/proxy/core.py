@@ -235,6 +235,19 @@ class ProxyCore:
                 return
         self._forward(tid, request, source, now, key)
 
+    def wall(self, now: float) -> float:
+        """The wall clock the stores use for monotonic ``now``."""
+        return self._wall(now)
+
+    def full_path_has(self, method: str, branch: str, sent_by: tuple[str, str, int | None]) -> bool:
+        """Whether the transaction layer holds the server transaction a
+        request with this method, top-Via branch and sent-by (transport,
+        host, port as written) belongs to (§17.2.3; an ACK looks up its
+        INVITE): the fast relay leaves those to the full path. The key's
+        shape is :func:`sipsec.transaction.matching.server_key`'s."""
+        key = ("3261", branch, (sent_by[0], sent_by[1].lower(), sent_by[2]), method)
+        return key in self._layer._servers
+
     def _forward(self, tid: int, request: Request, source: Peer, now: float, key: str) -> None:
         uri = request.uri
         if not isinstance(uri, SipUri):
@@ -438,7 +451,11 @@ class ProxyCore:
         record = TransactionLogged(
             request.method, from_, to, status, duration, branches, str(source), detail
         )
-        self.stats[f"status_{status // 100}xx"] += 1
+        self.log_transaction(record)
+
+    def log_transaction(self, record: TransactionLogged) -> None:
+        """Count, keep and log one finished transaction (the fast relay's too)."""
+        self.stats[f"status_{record.status // 100}xx"] += 1
         self.log.append(record)
         if logger.isEnabledFor(logging.INFO):
             logger.info("%s", log_line(record))

@@ -16,6 +16,13 @@ allocations) sent those survivors through generation 2 scans again and again
 Nothing per call depends on the collector: requests, responses and
 transactions are freed by reference counting when the layer forgets them.
 
+With ``config.fast_relay`` (the default) UDP datagrams reach
+:class:`sipsec.proxy.relay.FastRelay` before anything parses them
+(``SipTransport.on_datagram``): it relays the plain common call on bytes,
+statefully, and declines everything else, which then takes the path above
+unchanged. :class:`RelayShell` sends what it produces and runs its timers
+on one ``call_at`` handle.
+
 The stores are synchronous (SQLite in-process, Redis round trips): a
 REGISTER or a lookup blocks the loop for that call. That is a deliberate
 trade: one call costs tens of microseconds on SQLite, and the core stays
@@ -43,9 +50,11 @@ from sipsec.proxy import (
     SqliteLocationStore,
 )
 from sipsec.proxy.authenticate import DomainAuthenticator
+from sipsec.proxy.relay import FastRelay
 from sipsec.transaction import Peer, TransportName
 
 from .endpoint import SipEndpoint
+from .errors import TransportFailure
 from .resolver import Resolver
 from .tls import TlsSettings
 from .trace import TraceCallback, WireCallback
@@ -80,6 +89,61 @@ class _CollectorTuning:
 
 
 _COLLECTOR = _CollectorTuning()
+
+
+class RelayShell:
+    """The asyncio side of :class:`~sipsec.proxy.relay.FastRelay`: UDP
+    datagrams reach it first (``SipTransport.on_datagram``), what it sends
+    leaves through the transport's UDP listener, and its timers share one
+    ``call_at`` handle, re-armed only when the relay's earliest deadline
+    moves earlier."""
+
+    def __init__(self, relay: FastRelay, endpoint: SipEndpoint) -> None:
+        self.relay = relay
+        self.transport = endpoint.transport
+        self._loop = asyncio.get_running_loop()
+        self._handle: asyncio.TimerHandle | None = None
+        self._at: float | None = None
+        self._closed = False
+
+    def datagram(self, data: bytes, source: tuple[str, int]) -> bool:
+        relay = self.relay
+        if not relay.receive(data, source, self._loop.time()):
+            return False
+        self._flush()
+        return True
+
+    def _flush(self) -> None:
+        send = self.transport.send_datagram
+        for data, address in self.relay.datagrams_to_send():
+            try:
+                send(data, address)
+            except TransportFailure as exc:
+                self.relay.stats["relay_send_errors"] += 1
+                _log.debug("relay: sending to %s failed: %s", address, exc)
+        due = self.relay.get_timer()
+        if due is not None and not self._closed and (self._at is None or due < self._at):
+            if self._handle is not None:
+                self._handle.cancel()
+            self._at = due
+            self._handle = self._loop.call_at(due, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = self._at = None
+        if self._closed:
+            return
+        try:
+            self.relay.handle_timer(self._loop.time())
+        except Exception:  # never into the event loop; the full path's rule too
+            self.relay.stats["relay_errors"] += 1
+            _log.exception("relay timer failed")
+        self._flush()
+
+    def close(self) -> None:
+        self._closed = True
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = self._at = None
 
 
 def open_stores(
@@ -128,6 +192,7 @@ class ProxyServer:
         self.endpoint = endpoint
         self.addresses = addresses
         self.tcp_beside_udp: list[Peer] = []  # added by run_proxy (§18), not asked for
+        self.relay: RelayShell | None = None  # set by run_proxy when config.fast_relay
         self._closables = closables
         self._closed = False
         self._tuned_gc = tune_gc
@@ -136,7 +201,17 @@ class ProxyServer:
 
     @property
     def stats(self) -> dict[str, int]:
-        return {**self.endpoint.stats, **self.endpoint.transport.stats, **self.core.stats}
+        relay = self.relay.relay.stats if self.relay is not None else {}
+        return {
+            **self.endpoint.stats,
+            **self.endpoint.transport.stats,
+            **self.core.stats,
+            **relay,
+        }
+
+    def _in_flight(self) -> int:
+        relay = self.relay.relay.pending if self.relay is not None else 0
+        return len(self.core.forwarder) + relay
 
     async def close(self, grace: float = _GRACE) -> None:
         """Stop accepting, let transactions in flight finish (up to ``grace``
@@ -147,11 +222,13 @@ class ProxyServer:
         self.core.accepting = False
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
-        while len(self.core.forwarder) and loop.time() < deadline:
+        while self._in_flight() and loop.time() < deadline:
             await asyncio.sleep(_POLL)
-        left = len(self.core.forwarder)
+        left = self._in_flight()
         if left:
             _log.warning("closing with %d transaction(s) still in flight", left)
+        if self.relay is not None:
+            self.relay.close()
         await self.endpoint.close()
         for item in self._closables:
             close = getattr(item, "close", None)
@@ -247,6 +324,10 @@ async def run_proxy(
         # shared one replaces it before the first request can arrive.
         core.auth = DomainAuthenticator(config, credentials, core_secret, nonce_counts=nonce_counts)
     endpoint.attach(core)
+    relay = None
+    if config.fast_relay and "udp" in config.local:
+        relay = RelayShell(FastRelay(core), endpoint)
+        endpoint.transport.on_datagram = relay.datagram
     _log.info(
         "proxy for %s listening on %s",
         config.domain,
@@ -254,6 +335,7 @@ async def run_proxy(
     )
     server = ProxyServer(core, endpoint, addresses, closables, tune_gc=tune_gc)
     server.tcp_beside_udp = beside
+    server.relay = relay
     return server
 
 

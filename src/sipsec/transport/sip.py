@@ -54,11 +54,14 @@ from .tcp_moves import TcpMoves
 from .tls import TlsSettings
 from .trace import TraceCallback, TraceRecord, WireCallback, WireRecord, emit
 
-__all__ = ["MessageCallback", "SipTransport"]
+__all__ = ["DatagramHook", "MessageCallback", "SipTransport"]
 
 _log = logging.getLogger("sipsec.transport")
 
 MessageCallback = Callable[[Request | Response, Peer], None]
+# A raw UDP datagram and its source, offered before anything parses it; True:
+# taken (the proxy's fast relay, sipsec.proxy.relay), False: parse it as usual.
+DatagramHook = Callable[[bytes, tuple[str, int]], bool]
 _BLANK = (b"", b"\r", b"\n", b"\x00", b" ")
 
 
@@ -97,8 +100,10 @@ class SipTransport:
         on_trace: TraceCallback | None = None,
         on_wire: WireCallback | None = None,
         limits: Limits | None = None,
+        on_datagram: DatagramHook | None = None,
     ) -> None:
         self.on_message = on_message
+        self.on_datagram = on_datagram
         self.tls = tls
         self.on_trace = on_trace
         self.on_wire = on_wire
@@ -261,6 +266,31 @@ class SipTransport:
             return peer  # already the hop used: no new Peer per datagram
         return Peer("udp", peer.host, peer.port, peer.server_name)
 
+    def send_datagram(self, data: bytes, address: tuple[str, int]) -> None:
+        """Send bytes that are already a SIP message (the fast relay's) over
+        UDP to ``address`` from our listener of its family. Raises
+        :class:`TransportFailure`."""
+        if self._closed:
+            raise TransportFailure("the transport is closed")
+        sock = self._udp[0][1] if len(self._udp) == 1 else None
+        transport = sock.transport if sock is not None else None
+        if (
+            sock is None
+            or transport is None
+            or transport.is_closing()
+            or len(data) > UDP_PAYLOAD_LIMIT
+            or _family(sock.local[0]) != _family(address[0])
+        ):
+            # Several listeners, or anything unusual: the general path and its errors.
+            self._send_datagram(data, Peer("udp", address[0], address[1]))
+            return
+        if self.on_wire is not None:
+            self._wire("out", "udp", sock.local, address, data)
+        transport.sendto(data, address)
+        self.stats["udp_out"] += 1
+        if self.on_trace is not None:
+            self._trace("out", "udp", sock.local, address, data)
+
     def _move_to_tcp(self, request: Request, peer: Peer, size: int) -> Peer:
         """§18.1.1: a request over 1300 octets goes by TCP, its top Via
         naming our TCP listener of the peer's address family."""
@@ -288,6 +318,18 @@ class SipTransport:
         if data[:1] in _BLANK and not data.strip(b"\r\n\x00 "):
             self.stats["keepalives_in"] += 1  # RFC 5626 §4.4.1 style CRLF; nothing to answer
             return
+        hook = self.on_datagram
+        if hook is not None:
+            try:
+                taken = hook(data, source)
+            except Exception:
+                self.stats["callback_errors"] += 1
+                _log.exception("on_datagram failed for a datagram from %s", source)
+                taken = False
+            if taken:
+                if self.on_trace is not None:
+                    self._trace("in", "udp", sock.local, source, data)
+                return
         try:
             message = parse_message(data)
         except SipParseError as error:

@@ -1,0 +1,154 @@
+"""The fast relay's transaction record and its one timer queue (RFC 3261 §17, RFC 6026).
+
+A :class:`RelayTxn` is one server transaction and the single client
+transaction the relay forwarded it on (§16.6 with one target): both state
+machines of figures 5–8, the bytes each side retransmits, and the named
+timers that are running. :class:`TimerQueue` keeps every transaction's
+earliest deadline in one heap with lazy deletion, so the driver needs one
+``call_at`` for all of them and :meth:`TimerQueue.next` stays cheap.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+
+__all__ = ["Address", "ClientState", "RelayTxn", "ServerState", "TimerQueue"]
+
+Address = tuple[str, int]
+
+
+class ServerState:
+    """Figures 7 and 8 (RFC 6026's Accepted); Trying and Proceeding are one here."""
+
+    PROCEEDING = 0
+    COMPLETED = 1  # a non-2xx final sent (INVITE: G and H run; non-INVITE: J)
+    CONFIRMED = 2  # its ACK came (I runs)
+    ACCEPTED = 3  # a 2xx sent (L runs)
+    DONE = 4
+
+
+class ClientState:
+    """Figures 5 and 6 (RFC 6026's Accepted)."""
+
+    CALLING = 0  # INVITE: A and B run; non-INVITE (Trying): E and F
+    PROCEEDING = 1  # a 1xx came (non-INVITE: E at T2 and F keep running)
+    COMPLETED = 2  # a final came (INVITE non-2xx: D; non-INVITE: K)
+    ACCEPTED = 3  # a 2xx to the INVITE came (M runs)
+    DONE = 4
+
+
+class CancelState:
+    NONE = 0
+    PENDING = 1  # asked for before any 1xx: §9.1 "MUST NOT" send it yet
+    SENT = 2
+    DONE = 3
+
+
+class RelayTxn:
+    """One relayed request: the server side and its one branch."""
+
+    __slots__ = (
+        "ack", "branch", "c_state", "cancel", "cancel_interval", "cancel_out", "cancel_reply",
+        "cancelled", "due", "echo", "final", "from_", "g_interval", "gone", "inbound", "interval",
+        "invite", "key", "last", "method", "out", "peer", "s_state", "source", "started",
+        "timers", "to", "upstream",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        key: tuple[bytes, bytes, bytes],
+        method: str,
+        upstream: Address,
+        inbound: bytes,
+        now: float,
+    ) -> None:
+        self.key = key
+        self.method = method
+        self.invite = method == "INVITE"
+        self.upstream = upstream
+        self.inbound = inbound  # the request as received, its top Via stamped (§18.2.1)
+        self.started = now
+        self.source = ""
+        self.from_ = self.to = "-"
+        self.echo: tuple[bytes, bytes, bytes] = (b"", b"", b"")  # From, To, Call-ID as sent
+        self.s_state = ServerState.PROCEEDING
+        self.last: bytes | None = None  # what a retransmitted request gets again
+        self.final: int | None = None
+        self.g_interval = 0.0
+        self.c_state = ClientState.CALLING
+        self.branch = b""
+        self.out = b""  # the request as forwarded
+        self.peer: Address = ("", 0)
+        self.interval = 0.0
+        self.ack: bytes | None = None  # our ACK for a non-2xx (§17.1.1.3)
+        self.cancel = CancelState.NONE
+        self.cancelled = False
+        self.cancel_out: bytes | None = None
+        self.cancel_interval = 0.0
+        self.cancel_reply: tuple[bytes, Address] | None = None  # our 200 to their CANCEL
+        self.timers: dict[str, float] = {}
+        self.due: float | None = None
+        self.gone = False
+
+    @property
+    def client_pending(self) -> bool:
+        return self.c_state <= ClientState.PROCEEDING
+
+    @property
+    def finished(self) -> bool:
+        """Nothing left to absorb or retransmit on either side."""
+        return (
+            self.s_state == ServerState.DONE
+            and self.c_state == ClientState.DONE
+            and self.cancel != CancelState.SENT
+            and self.cancel_reply is None
+        )
+
+    def __repr__(self) -> str:
+        return f"RelayTxn({self.method} {self.branch.decode()} s={self.s_state} c={self.c_state})"
+
+
+class TimerQueue:
+    """Every transaction's earliest deadline in one heap (lazy deletion)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, RelayTxn]] = []
+        self._seq = itertools.count()
+
+    def arm(self, txn: RelayTxn, name: str, deadline: float) -> None:
+        txn.timers[name] = deadline
+        if txn.due is None or deadline < txn.due:
+            txn.due = deadline
+            heapq.heappush(self._heap, (deadline, next(self._seq), txn))
+
+    def reschedule(self, txn: RelayTxn) -> None:
+        """After timers fired or stopped: make sure the earliest one is queued."""
+        if txn.gone or not txn.timers:
+            return
+        earliest = min(txn.timers.values())
+        if txn.due is None or earliest < txn.due:
+            txn.due = earliest
+            heapq.heappush(self._heap, (earliest, next(self._seq), txn))
+
+    def next(self) -> float | None:
+        heap = self._heap
+        while heap:
+            deadline, _, txn = heap[0]
+            if txn.due == deadline and not txn.gone:
+                return deadline
+            heapq.heappop(heap)
+        return None
+
+    def pop_due(self, now: float) -> RelayTxn | None:
+        """A transaction with a timer due at ``now`` (its ``due`` cleared), or None."""
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            deadline, _, txn = heapq.heappop(heap)
+            if txn.due == deadline and not txn.gone:
+                txn.due = None
+                return txn
+        return None
+
+    def __len__(self) -> int:
+        return len(self._heap)
