@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import selectors
 import socket
@@ -10,14 +9,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from cryptography.hazmat.primitives import serialization
 
-from sipsec.ca import build_domain, build_root, build_user, generate_key, parse_address
 from sipsec.cli.main import cli
+
+from .._pki import Pki
 
 ALICE, BOB = "sip:alice@atlanta.example", "sip:bob@biloxi.example"
 
@@ -42,35 +40,6 @@ def test_sdes_keys_over_udp_are_refused_before_anything_is_sent() -> None:
     result = run("call", "sip:bob@127.0.0.1:9", "--as", ALICE, "--timeout", "1")
     assert result.exit_code == 2, result.output
     assert "refusing to send the offer" in result.output and "TLS" in result.output
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("pki")
-    now = dt.datetime.now(dt.UTC)
-    ca_key = generate_key("ec-p256")
-    ca = build_root(ca_key, "CLI test CA", now)
-
-    def write(name: str, cert_pem: bytes, key: object) -> None:
-        (directory / f"{name}.pem").write_bytes(cert_pem)
-        (directory / f"{name}.key").write_bytes(
-            key.private_bytes(  # type: ignore[attr-defined]
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-
-    (directory / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    for address in (ALICE, BOB):
-        key = generate_key("ec-p256")
-        cert = build_user(ca, ca_key, key.public_key(), parse_address(address), now=now)
-        write(parse_address(address).name, cert.public_bytes(serialization.Encoding.PEM), key)
-    for domain in ("atlanta.example", "biloxi.example"):
-        key = generate_key("ec-p256")
-        cert = build_domain(ca, ca_key, key.public_key(), parse_address(domain), now=now)
-        write(domain, cert.public_bytes(serialization.Encoding.PEM), key)
-    return directory
 
 
 def free_port(kind: int) -> int:
@@ -126,21 +95,20 @@ def finish(process: subprocess.Popen[bytes]) -> tuple[int, str, str]:
 
 
 def test_two_processes_call_with_smime_keys_over_udp(
-    pki: Path, answerer: list[subprocess.Popen[bytes]]
+    pki: Pki, answerer: list[subprocess.Popen[bytes]]
 ) -> None:
     port = free_port(socket.SOCK_DGRAM)
-    common = ["--ca-file", str(pki / "ca.pem"), "--keys", "smime", "--timeout", "10"]
+    common = ["--ca-file", str(pki.ca), "--keys", "smime", "--timeout", "10"]
     bob = start_answerer(
         answerer, "--as", BOB, "--listen", f"127.0.0.1:{port}", "--calls", "1",
-        "--cert", str(pki / "bob@biloxi.example.pem"), "--key", str(pki / "bob@biloxi.example.key"),
+        "--cert", str(pki.bob.cert), "--key", str(pki.bob.key),
         *common,
     )  # fmt: skip
     alice = subprocess.run(  # noqa: PLW1510 - the exit code is asserted
         sipsec(
             "call", f"sip:bob@127.0.0.1:{port}", "--as", ALICE, "--duration", "1",
-            "--cert", str(pki / "alice@atlanta.example.pem"),
-            "--key", str(pki / "alice@atlanta.example.key"),
-            "--peer-cert", str(pki / "bob@biloxi.example.pem"), *common,
+            "--cert", str(pki.alice.cert), "--key", str(pki.alice.key),
+            "--peer-cert", str(pki.bob.cert), *common,
         ),
         capture_output=True,
         timeout=60,
@@ -154,21 +122,21 @@ def test_two_processes_call_with_smime_keys_over_udp(
 
 
 def test_verbose_trace_over_tls_shows_messages_without_keys(
-    pki: Path, answerer: list[subprocess.Popen[bytes]]
+    pki: Pki, answerer: list[subprocess.Popen[bytes]]
 ) -> None:
     port = free_port(socket.SOCK_STREAM)
-    ca = str(pki / "ca.pem")
+    ca = str(pki.ca)
     bob = start_answerer(
         answerer, "--as", "sips:bob@biloxi.example", "--listen", f"127.0.0.1:{port}",
-        "--ca-file", ca, "--cert", str(pki / "biloxi.example.pem"),
-        "--key", str(pki / "biloxi.example.key"), "--timeout", "10",
+        "--ca-file", ca, "--cert", str(pki.biloxi.cert), "--key", str(pki.biloxi.key),
+        "--timeout", "10",
         "--contact-host", "biloxi.example",
     )  # fmt: skip
     alice = subprocess.run(  # noqa: PLW1510 - the exit code is asserted
         sipsec(
             "call", "sips:bob@biloxi.example", "--as", "sips:alice@atlanta.example",
             "--host", f"biloxi.example=tls:127.0.0.1:{port}", "--ca-file", ca,
-            "--cert", str(pki / "atlanta.example.pem"), "--key", str(pki / "atlanta.example.key"),
+            "--cert", str(pki.atlanta.cert), "--key", str(pki.atlanta.key),
             "--duration", "1", "--timeout", "10", "-v",
         ),
         capture_output=True,
@@ -185,19 +153,19 @@ def test_verbose_trace_over_tls_shows_messages_without_keys(
     assert code == 0, bob_err
 
 
-def test_sdes_to_a_sip_target_over_tls_needs_sips_or_the_explicit_opt_in(pki: Path) -> None:
+def test_sdes_to_a_sip_target_over_tls_needs_sips_or_the_explicit_opt_in(pki: Pki) -> None:
     """TLS to the first hop is not TLS to the callee (RFC 3261 §26.2.2)."""
     assert "--allow-sdes-over-first-hop-tls" in run("call", "--help").output
     result = run(
         "call", "sip:bob@biloxi.example;transport=tls", "--as", "sips:alice@atlanta.example",
-        "--host", "biloxi.example=tls:127.0.0.1:9", "--ca-file", str(pki / "ca.pem"),
+        "--host", "biloxi.example=tls:127.0.0.1:9", "--ca-file", str(pki.ca),
         "--timeout", "1",
     )  # fmt: skip
     assert result.exit_code == 2, result.output
     assert "not sips:" in result.output and "--allow-sdes-over-first-hop-tls" in result.output
     opted_in = run(
         "call", "sip:bob@biloxi.example;transport=tls", "--as", "sips:alice@atlanta.example",
-        "--host", "biloxi.example=tls:127.0.0.1:9", "--ca-file", str(pki / "ca.pem"),
+        "--host", "biloxi.example=tls:127.0.0.1:9", "--ca-file", str(pki.ca),
         "--timeout", "1", "--allow-sdes-over-first-hop-tls",
     )  # fmt: skip
     # The offer goes out; nobody listens on port 9, so the call fails on the network.

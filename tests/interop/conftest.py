@@ -1,6 +1,18 @@
-"""Fixtures for the interop tests: a test PKI, Kamailio for biloxi.example, baresip UAs.
+"""Interop tests against real SIP peers nobody here wrote: Kamailio and baresip.
 
-Each test gets a :class:`~.peers.PeerGroup` (``peers``): whatever the test
+Debian packages: ``kamailio``, ``kamailio-tls-modules``, ``kamailio-sqlite-modules``
+and ``baresip-core`` (or the ``baresip`` metapackage); without them the tests
+skip with the missing package named. Run with ``tools/test tests/interop -q``.
+
+- ``peers.py``: processes, ports, readiness, log collection;
+- ``kamailio_peer.py``, ``baresip_peer.py``, ``sipsec_peer.py``: one peer each;
+- ``kamailio/`` and ``baresip/``: the config templates they render;
+- ``_helpers.py``: what the tests do and check more than once.
+
+Certificates come from the suite's shared PKI (the ``pki`` fixture of
+``tests/conftest.py``); users and domains beyond its four are issued by the
+same root on demand. The fixtures here: Kamailio for biloxi.example, baresip
+UAs, and each test gets a :class:`~.peers.PeerGroup` (``peers``): whatever the test
 starts through it is stopped by PID at teardown, and when the test fails the
 logs of every peer (and the output of every ``sipsec`` command it ran) are
 attached to the report.
@@ -14,9 +26,10 @@ from pathlib import Path
 
 import pytest
 
+from .._pki import Pki
 from .baresip_peer import Baresip, BaresipAccount, BaresipFactory
 from .kamailio_peer import KAMAILIO, Kamailio
-from .peers import DOMAIN, USERS, PeerGroup, Pki
+from .peers import DOMAIN, USERS, PeerGroup
 
 
 def _missing_peer() -> str | None:
@@ -50,11 +63,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if isinstance(group, PeerGroup):
         for name, text in group.logs():
             report.sections.append((f"log of {name}", text))
-
-
-@pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return Pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture
@@ -95,7 +103,7 @@ def baresip(peers: PeerGroup, pki: Pki, tmp_path: Path) -> BaresipFactory:
             mediaenc=mediaenc,
             transport=transport,
         )
-        ua = peers.add(Baresip(tmp_path / f"baresip-{user}", account, ca_file=pki.ca_file))
+        ua = peers.add(Baresip(tmp_path / f"baresip-{user}", account, ca_file=pki.ca))
         ua.start()
         return ua
 

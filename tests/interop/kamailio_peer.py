@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar, NamedTuple
 
+from .._pki import Pki
 from .peers import (
     HERE,
     START_TIMEOUT,
     PeerError,
     PeerProcess,
-    Pki,
     free_port,
     render,
     sip_options_ok,
@@ -116,10 +116,12 @@ class Kamailio:
         self.db_path = workdir / "kamailio.sqlite"
         self.config_path = workdir / "kamailio.cfg"
         self._write_database()
-        cert, key = pki.domain(domain)
+        creds = pki.domain(domain)
         tls_cfg = workdir / "tls.cfg"
         tls_cfg.write_text(
-            render(HERE / "kamailio" / "tls.cfg", {"CERT": cert, "KEY": key, "CA": pki.ca_file})
+            render(
+                HERE / "kamailio" / "tls.cfg", {"CERT": creds.cert, "KEY": creds.key, "CA": pki.ca}
+            )
         )
         values = {
             "DOMAIN": domain,

@@ -1,4 +1,4 @@
-"""Starting and stopping real peers: processes, ports, readiness, certificates, logs.
+"""Starting and stopping real peers: processes, ports, readiness, logs.
 
 Shared by :mod:`.kamailio_peer`, :mod:`.baresip_peer` and :mod:`.sipsec_peer`.
 Every peer runs on 127.0.0.1 on ports chosen at run time, from a config file
@@ -12,7 +12,6 @@ for. The templates live beside this file; placeholders are ``@NAME@``.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import re
 import signal
@@ -24,16 +23,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
-
-from sipsec.ca import (
-    build_domain,
-    build_root,
-    build_user,
-    generate_key,
-    parse_address,
-    write_certificates,
-    write_private_key,
-)
 
 HERE = Path(__file__).parent
 START_TIMEOUT = 10.0
@@ -180,56 +169,6 @@ class PeerProcess:
                 return True
             time.sleep(POLL)
         return False
-
-
-# --- certificates -----------------------------------------------------------
-
-
-@dataclass
-class Pki:
-    """A test CA made with sipsec.ca, and the domain and user certificates it issues."""
-
-    directory: Path
-    ca_file: Path = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._now = dt.datetime.now(dt.UTC)
-        self._key = generate_key()
-        self._root = build_root(self._key, "sipsec interop test CA", self._now)
-        self.ca_file = self.directory / "ca.pem"
-        write_certificates(self.ca_file, [self._root])
-
-    def domain(self, domain: str) -> tuple[Path, Path]:
-        """(certificate, key) PEM files for ``domain`` (SAN dNSName and ``sip:domain``)."""
-        cert_path = self.directory / f"{domain}.pem"
-        key_path = self.directory / f"{domain}.key"
-        if not cert_path.exists():
-            key = generate_key()
-            cert = build_domain(
-                self._root,
-                self._key,
-                key.public_key(),
-                parse_address(f"sip:{domain}"),
-                now=self._now,
-            )
-            write_certificates(cert_path, [cert])
-            write_private_key(key_path, key)
-        return cert_path, key_path
-
-    def user(self, aor: str) -> tuple[Path, Path]:
-        """(certificate, key) PEM files for the user ``sip:user@domain`` (SAN URI)."""
-        name = aor.split(":", 1)[1]
-        cert_path = self.directory / f"{name}.pem"
-        key_path = self.directory / f"{name}.key"
-        if not cert_path.exists():
-            key = generate_key()
-            cert = build_user(
-                self._root, self._key, key.public_key(), parse_address(aor), now=self._now
-            )
-            write_certificates(cert_path, [cert])
-            write_private_key(key_path, key)
-        return cert_path, key_path
 
 
 # --- SIP probing --------------------------------------------------------------

@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .peers import LOG_TAIL, START_TIMEOUT, PeerError, PeerProcess, Pki, free_port, sip_options_ok
+from .._pki import Pki
+from .peers import LOG_TAIL, START_TIMEOUT, PeerError, PeerProcess, free_port, sip_options_ok
 
 # The summary line of `sipsec call` ("call: …") and `sipsec answer` ("call 1: …").
 SUMMARY = re.compile(
@@ -111,11 +112,11 @@ class SipsecProxy:
         # UDP and TCP on one port number, as RFC 3261 §18 elements listen.
         udp_tcp, tls = free_port(), free_port()
         self.ports = {t: tls if t == "tls" else udp_tcp for t in transports}
-        cert, key = pki.domain(domain)
+        creds = pki.domain(domain)
         args = ["proxy", "--domain", domain, "--db", str(self.db_path), "-v"]
         for transport, port in self.ports.items():
             args += ["--listen", f"{transport}:127.0.0.1:{port}"]
-        args += ["--cert", str(cert), "--key", str(key), "--ca-file", str(pki.ca_file)]
+        args += ["--cert", str(creds.cert), "--key", str(creds.key), "--ca-file", str(pki.ca)]
         args += ["--algorithms", algorithms]
         for entry in hosts:
             args += ["--host", entry]

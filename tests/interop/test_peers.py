@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from .baresip_peer import BaresipFactory, wav_peak
+from ._helpers import call_and_hang_up
+from .baresip_peer import BaresipFactory
 from .kamailio_peer import Kamailio
 
 pytestmark = pytest.mark.interop
@@ -26,15 +27,9 @@ def test_baresip_calls_baresip_through_kamailio(
     bob.wait_registered()
     alice.wait_registered()
 
-    alice.control.command("dial", "sip:bob@biloxi.example")
-    alice.control.wait_event("CALL_ESTABLISHED", 10, unless=["CALL_CLOSED"])
-    bob.control.wait_event("CALL_ESTABLISHED", 10, unless=["CALL_CLOSED"])
-    # Half a second of audio decoded on each side before hanging up.
-    alice.wait_decoded(0.5)
-    bob.wait_decoded(0.5)
-    alice.control.command("hangup")
-    alice.control.wait_event("CALL_CLOSED", 10)
-    bob.control.wait_event("CALL_CLOSED", 10)
+    # Half a second of audio decoded on each side before hanging up; each
+    # heard the other side's 440 Hz tone at amplitude 8000 through G.711.
+    call_and_hang_up(alice, bob, "sip:bob@biloxi.example")
 
     # Kamailio challenged the INVITE (407) and relayed the retry with credentials.
     invites = kamailio.requests("INVITE")
@@ -45,8 +40,3 @@ def test_baresip_calls_baresip_through_kamailio(
     offer = alice.process.log()
     assert ("a=crypto:" in offer and "RTP/SAVP" in offer) == (mediaenc is not None)
     assert f"{transport.upper()} 127.0.0.1:" in offer  # baresip's trace of its own sends
-    for ua in (alice, bob):
-        frames, peak = wav_peak(ua.decoded())
-        # The other side's 440 Hz tone at amplitude 8000 survives G.711.
-        assert frames >= 4000
-        assert peak > 7000

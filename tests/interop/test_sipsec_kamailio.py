@@ -13,10 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from .baresip_peer import BaresipFactory, wav_peak, write_tone
+from .._pki import Pki
+from ._helpers import (
+    assert_heard_tone,
+    call_summary,
+    password_args,
+    run_with_password,
+    tls_args,
+)
+from .baresip_peer import Baresip, BaresipFactory, write_tone
 from .kamailio_peer import Kamailio
-from .peers import DOMAIN, USERS, PeerGroup, PeerProcess, Pki
-from .sipsec_peer import SUMMARY, run_sipsec, sipsec_argv
+from .peers import DOMAIN, USERS, PeerGroup, PeerProcess
+from .sipsec_peer import sipsec_argv
 
 pytestmark = pytest.mark.interop
 
@@ -30,34 +38,39 @@ def proxy_args(kamailio: Kamailio, pki: Pki, transport: str) -> list[str]:
         return ["--proxy", kamailio.outbound(transport)]
     # alice's user certificate: Kamailio does not ask for one (mutual TLS);
     # test_sipsec_register_over_tls_without_a_client_certificate goes without.
-    cert, key = pki.user(ALICE)
+    return tls_proxy_args(kamailio, pki, ALICE)
+
+
+def tls_proxy_args(kamailio: Kamailio, pki: Pki, aor: str | None) -> list[str]:
+    """Kamailio's TLS port as the sips: proxy, its certificate checked against
+    the shared root; with ``aor``, that user's certificate offered."""
     return [
         "--proxy",
         "sips:biloxi.example",
         "--host",
         kamailio.host_entry("tls"),
-        "--ca-file",
-        str(pki.ca_file),
-        "--cert",
-        str(cert),
-        "--key",
-        str(key),
+        *tls_args(pki, aor),
     ]
+
+
+def start_bob(baresip: BaresipFactory, kamailio: Kamailio, *, secure: bool) -> Baresip:
+    """bob registered at Kamailio: over TLS insisting on SRTP, or over UDP."""
+    transport = "tls" if secure else "udp"
+    bob = baresip(
+        "bob",
+        kamailio.outbound(transport),
+        transport=transport,
+        mediaenc="srtp-mand" if secure else None,
+    )
+    bob.wait_registered()
+    return bob
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_sipsec_registers_at_kamailio(
     kamailio: Kamailio, pki: Pki, peers: PeerGroup, transport: str
 ) -> None:
-    run = run_sipsec(
-        "register",
-        ALICE,
-        *proxy_args(kamailio, pki, transport),
-        "--password-env",
-        "SIPSEC_TEST_PASSWORD",
-        env={"SIPSEC_TEST_PASSWORD": USERS["alice"]},
-    )
-    peers.record(run)
+    run = run_with_password(peers, "register", ALICE, *proxy_args(kamailio, pki, transport))
     assert run.returncode == 0, run.describe()
     assert f"registered {ALICE} (1 binding)" in run.stdout
     # Kamailio saw the challenge round: a REGISTER without, then with credentials,
@@ -76,16 +89,7 @@ def test_sipsec_answers_a_sha256_challenge_from_kamailio(
         Kamailio(tmp_path / "kamailio", pki, DOMAIN, USERS, algorithm="SHA-256")
     )
     kamailio.start()
-    run = run_sipsec(
-        "register",
-        ALICE,
-        *proxy_args(kamailio, pki, "udp"),
-        "--password-env",
-        "SIPSEC_TEST_PASSWORD",
-        "-v",
-        env={"SIPSEC_TEST_PASSWORD": USERS["alice"]},
-    )
-    peers.record(run)
+    run = run_with_password(peers, "register", ALICE, *proxy_args(kamailio, pki, "udp"), "-v")
     assert run.returncode == 0, run.describe()
     assert f"registered {ALICE} (1 binding)" in run.stdout
     assert re.search(r"WWW-Authenticate: Digest .*algorithm=SHA-256", run.stderr)
@@ -96,15 +100,13 @@ def test_sipsec_answers_a_sha256_challenge_from_kamailio(
 def test_sipsec_wrong_password_is_refused_by_kamailio(
     kamailio: Kamailio, pki: Pki, peers: PeerGroup
 ) -> None:
-    run = run_sipsec(
+    run = run_with_password(
+        peers,
         "register",
         ALICE,
         *proxy_args(kamailio, pki, "udp"),
-        "--password-env",
-        "SIPSEC_TEST_PASSWORD",
-        env={"SIPSEC_TEST_PASSWORD": "not-" + USERS["alice"]},
+        password="not-" + USERS["alice"],
     )
-    peers.record(run)
     assert run.returncode == 3, run.describe()  # EXIT_AUTH of `sipsec register`
     assert "registered" not in run.stdout
 
@@ -113,20 +115,7 @@ def test_sipsec_register_over_tls_without_a_client_certificate(
     kamailio: Kamailio, pki: Pki, peers: PeerGroup
 ) -> None:
     """`sipsec register --help` shows exactly this: sips: proxy, --host, --ca-file, no --cert."""
-    run = run_sipsec(
-        "register",
-        ALICE,
-        "--proxy",
-        "sips:biloxi.example",
-        "--host",
-        kamailio.host_entry("tls"),
-        "--ca-file",
-        str(pki.ca_file),
-        "--password-env",
-        "SIPSEC_TEST_PASSWORD",
-        env={"SIPSEC_TEST_PASSWORD": USERS["alice"]},
-    )
-    peers.record(run)
+    run = run_with_password(peers, "register", ALICE, *tls_proxy_args(kamailio, pki, None))
     assert run.returncode == 0, run.describe()
     assert f"registered {ALICE} (1 binding)" in run.stdout
 
@@ -143,27 +132,19 @@ def test_sipsec_calls_baresip_through_kamailio(
     # SDES keys may only cross TLS (RFC 4568 §8.3): SRTP over TLS, plain RTP
     # otherwise, and bob insists on SRTP when his own hop is TLS.
     secure = transport == "tls"
-    bob_transport = "tls" if secure else "udp"
-    bob = baresip(
-        "bob",
-        kamailio.outbound(bob_transport),
-        transport=bob_transport,
-        mediaenc="srtp-mand" if secure else None,
-    )
-    bob.wait_registered()
+    bob = start_bob(baresip, kamailio, secure=secure)
     tone = write_tone(tmp_path / "alice.wav", 3.0, frequency=1000.0)
 
     # SDES over TLS needs TLS on every hop, which only a sips: target asks
     # of the proxies (RFC 3261 §26.2.2).
     target = "sips:bob@biloxi.example" if secure else "sip:bob@biloxi.example"
-    run = run_sipsec(
+    run = run_with_password(
+        peers,
         "call",
         target,
         "--as",
         ALICE,
         *proxy_args(kamailio, pki, transport),
-        "--password-env",
-        "SIPSEC_TEST_PASSWORD",
         "--duration",
         "1",
         "--media",
@@ -171,16 +152,9 @@ def test_sipsec_calls_baresip_through_kamailio(
         "--play",
         str(tone),
         "-v",
-        env={"SIPSEC_TEST_PASSWORD": USERS["alice"]},
     )
-    peers.record(run)
     assert run.returncode == 0, run.describe()
-    summary = SUMMARY.search(run.stdout)
-    assert summary is not None, run.describe()
-    assert summary["status"] == "200"
-    assert int(summary["sent"]) > 0
-    assert int(summary["received"]) > 0
-    assert summary["rejected"] == "0"
+    summary = call_summary(run.stdout, run.describe())
     assert int(summary["auth_failures"]) == 0
     if secure:
         assert summary["media"] != "plain RTP"
@@ -196,9 +170,7 @@ def test_sipsec_calls_baresip_through_kamailio(
     bob.control.wait_event("CALL_ESTABLISHED", 5)
     bob.control.wait_event("CALL_CLOSED", 5)
     # bob decoded sipsec's 1 kHz tone (G.711 keeps its amplitude near 8000).
-    frames, peak = wav_peak(bob.decoded())
-    assert frames >= 4000
-    assert peak > 7000
+    assert_heard_tone(bob)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -212,13 +184,13 @@ def test_baresip_calls_sipsec_answer_through_kamailio(
 ) -> None:
     """The other direction: sipsec answers (UAS) behind Kamailio, baresip calls."""
     secure = transport == "tls"
+    options, env = password_args()
     argv = sipsec_argv(
         "answer",
         "--as",
         ALICE,
         *proxy_args(kamailio, pki, transport),
-        "--password-env",
-        "SIPSEC_TEST_PASSWORD",
+        *options,
         "--calls",
         "1",
         "--wait",
@@ -232,17 +204,10 @@ def test_baresip_calls_sipsec_answer_through_kamailio(
     answerer: PeerProcess = peers.add(
         PeerProcess("sipsec answer", argv, tmp_path / "sipsec-answer.log", tmp_path)
     )
-    answerer.start(env={"SIPSEC_TEST_PASSWORD": USERS["alice"]})
+    answerer.start(env=env)
     answerer.wait_until("'answering as'", lambda: "answering as" in answerer.log(), 10)
 
-    bob_transport = "tls" if secure else "udp"
-    bob = baresip(
-        "bob",
-        kamailio.outbound(bob_transport),
-        transport=bob_transport,
-        mediaenc="srtp-mand" if secure else None,
-    )
-    bob.wait_registered()
+    bob = start_bob(baresip, kamailio, secure=secure)
     bob.control.command("dial", ALICE)
     bob.control.wait_event("CALL_ESTABLISHED", 10, unless=["CALL_CLOSED"])
     bob.wait_decoded(0.5)
@@ -250,13 +215,6 @@ def test_baresip_calls_sipsec_answer_through_kamailio(
     bob.control.wait_event("CALL_CLOSED", 10)
 
     assert answerer.wait_exit(10) == 0, answerer.log()
-    summary = SUMMARY.search(answerer.log())
-    assert summary is not None, answerer.log()
-    assert summary["status"] == "200"
-    assert int(summary["sent"]) > 0
-    assert int(summary["received"]) > 0
-    assert summary["rejected"] == "0"
+    summary = call_summary(answerer.log(), answerer.log())
     assert (summary["media"] != "plain RTP") == secure
-    frames, peak = wav_peak(bob.decoded())
-    assert frames >= 4000
-    assert peak > 7000  # sipsec's 1 kHz tone at amplitude 8000, through G.711
+    assert_heard_tone(bob)  # sipsec's 1 kHz tone at amplitude 8000, through G.711

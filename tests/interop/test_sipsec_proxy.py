@@ -13,14 +13,26 @@ with TLS on every hop.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from .baresip_peer import Baresip, BaresipFactory, wav_peak, write_tone
+from .._pki import Pki
+from ._helpers import (
+    assert_heard_tone,
+    call_and_hang_up,
+    call_summary,
+    run_with_password,
+    tls_args,
+)
+from .baresip_peer import Baresip, BaresipFactory, write_tone
 from .kamailio_peer import Kamailio
-from .peers import USERS, PeerGroup, Pki
-from .sipsec_peer import SUMMARY, SipsecProxy, add_users, run_sipsec
+from .peers import USERS, PeerGroup
+from .sipsec_peer import SipsecProxy, add_users
+
+# Start sipsec's proxy for atlanta.example with these ``--host`` entries.
+StartAtlanta = Callable[..., SipsecProxy]
 
 pytestmark = pytest.mark.interop
 
@@ -36,32 +48,23 @@ def atlanta_users(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def atlanta(peers: PeerGroup, pki: Pki, tmp_path: Path, atlanta_users: Path) -> SipsecProxy:
-    return start_atlanta(peers, pki, tmp_path, atlanta_users)
+def start_atlanta(peers: PeerGroup, pki: Pki, tmp_path: Path, atlanta_users: Path) -> StartAtlanta:
+    """Start ``sipsec proxy`` for atlanta.example (a copy of the users, the
+    shared PKI's domain certificate) with the ``--host`` entries given."""
+
+    def start(*hosts: str) -> SipsecProxy:
+        proxy = peers.add(
+            SipsecProxy(tmp_path / "atlanta", pki, ATLANTA, atlanta_users, hosts=hosts)
+        )
+        proxy.start()
+        return proxy
+
+    return start
 
 
-def start_atlanta(
-    peers: PeerGroup, pki: Pki, tmp_path: Path, users: Path, hosts: tuple[str, ...] = ()
-) -> SipsecProxy:
-    proxy = peers.add(SipsecProxy(tmp_path / "atlanta", pki, ATLANTA, users, hosts=hosts))
-    proxy.start()
-    return proxy
-
-
-def call_and_hang_up(caller: Baresip, callee: Baresip, target: str) -> None:
-    """caller dials, callee auto-answers, audio flows both ways, caller hangs up."""
-    caller.control.command("dial", target)
-    caller.control.wait_event("CALL_ESTABLISHED", 10, unless=["CALL_CLOSED"])
-    callee.control.wait_event("CALL_ESTABLISHED", 10, unless=["CALL_CLOSED"])
-    caller.wait_decoded(0.5)
-    callee.wait_decoded(0.5)
-    caller.control.command("hangup")
-    caller.control.wait_event("CALL_CLOSED", 10)
-    callee.control.wait_event("CALL_CLOSED", 10)
-    for ua in (caller, callee):
-        frames, peak = wav_peak(ua.decoded())
-        assert frames >= 4000
-        assert peak > 7000  # the other side's 440 Hz tone, through G.711
+@pytest.fixture
+def atlanta(start_atlanta: StartAtlanta) -> SipsecProxy:
+    return start_atlanta()
 
 
 def digest_rounds(ua: Baresip) -> list[str]:
@@ -92,16 +95,10 @@ def test_baresip_calls_baresip_through_sipsec_proxy(
 
 @pytest.mark.parametrize("hop", ["udp", "tls"])
 def test_sipsec_proxy_forwards_to_kamailio_domain(
-    peers: PeerGroup,
-    pki: Pki,
-    tmp_path: Path,
-    atlanta_users: Path,
-    kamailio: Kamailio,
-    baresip: BaresipFactory,
-    hop: str,
+    start_atlanta: StartAtlanta, kamailio: Kamailio, baresip: BaresipFactory, hop: str
 ) -> None:
     """alice@atlanta.example (sipsec's proxy) calls bob@biloxi.example (Kamailio)."""
-    atlanta = start_atlanta(peers, pki, tmp_path, atlanta_users, (kamailio.host_entry(hop),))
+    atlanta = start_atlanta(kamailio.host_entry(hop))
     bob = baresip("bob", kamailio.outbound("udp"))
     alice = baresip("alice", atlanta.outbound("udp"), domain=ATLANTA)
     bob.wait_registered()
@@ -120,18 +117,13 @@ def test_sipsec_proxy_forwards_to_kamailio_domain(
 
 
 def test_sipsec_proxy_refuses_a_certificate_for_another_domain(
-    peers: PeerGroup,
-    pki: Pki,
-    tmp_path: Path,
-    atlanta_users: Path,
-    kamailio: Kamailio,
-    baresip: BaresipFactory,
+    start_atlanta: StartAtlanta, kamailio: Kamailio, baresip: BaresipFactory
 ) -> None:
     """RFC 5922 §7: the hosts map sends chicago.example to Kamailio's TLS port,
     whose certificate names biloxi.example; sipsec's proxy must not send the
     INVITE over that connection."""
     wrong = kamailio.host_entry("tls").replace("biloxi.example=", "chicago.example=", 1)
-    atlanta = start_atlanta(peers, pki, tmp_path, atlanta_users, (wrong,))
+    atlanta = start_atlanta(wrong)
     alice = baresip("alice", atlanta.outbound("udp"), domain=ATLANTA)
     alice.wait_registered()
 
@@ -145,20 +137,20 @@ def test_sipsec_proxy_refuses_a_certificate_for_another_domain(
 
 
 def test_sipsec_ua_calls_baresip_through_sipsec_proxy_and_kamailio(
+    start_atlanta: StartAtlanta,
     peers: PeerGroup,
     pki: Pki,
     tmp_path: Path,
-    atlanta_users: Path,
     kamailio: Kamailio,
     baresip: BaresipFactory,
 ) -> None:
     """The trapezoid with real peers on the far side, TLS on every hop and SRTP:
     sipsec call (alice@atlanta) -> sipsec proxy -> Kamailio (biloxi) -> baresip."""
-    atlanta = start_atlanta(peers, pki, tmp_path, atlanta_users, (kamailio.host_entry("tls"),))
+    atlanta = start_atlanta(kamailio.host_entry("tls"))
     bob = baresip("bob", kamailio.outbound("tls"), transport="tls", mediaenc="srtp-mand")
     bob.wait_registered()
-    cert, key = pki.user(f"sip:alice@{ATLANTA}")
-    run = run_sipsec(
+    run = run_with_password(
+        peers,
         "call",
         "sips:bob@biloxi.example",  # SDES keys: TLS on every hop (RFC 3261 §26.2.2)
         "--as",
@@ -167,35 +159,19 @@ def test_sipsec_ua_calls_baresip_through_sipsec_proxy_and_kamailio(
         f"sips:{ATLANTA}",
         "--host",
         f"{ATLANTA}=tls:127.0.0.1:{atlanta.ports['tls']}",
-        "--ca-file",
-        str(pki.ca_file),
-        "--cert",
-        str(cert),
-        "--key",
-        str(key),
-        "--password-env",
-        "SIPSEC_TEST_PASSWORD",
+        *tls_args(pki, f"sip:alice@{ATLANTA}"),
         "--duration",
         "1",
         "--media",
         "srtp",
         "--play",
         str(write_tone(tmp_path / "alice.wav", 3.0, frequency=1000.0)),
-        env={"SIPSEC_TEST_PASSWORD": USERS["alice"]},
     )
-    peers.record(run)
     assert run.returncode == 0, run.describe()
-    summary = SUMMARY.search(run.stdout)
-    assert summary is not None, run.describe()
-    assert summary["status"] == "200"
-    assert int(summary["sent"]) > 0
-    assert int(summary["received"]) > 0
-    assert summary["rejected"] == "0"
+    summary = call_summary(run.stdout, run.describe())
     assert summary["media"] != "plain RTP"
     bob.control.wait_event("CALL_ESTABLISHED", 5)
     bob.control.wait_event("CALL_CLOSED", 5)
-    frames, peak = wav_peak(bob.decoded())
-    assert frames >= 4000
-    assert peak > 7000
+    assert_heard_tone(bob)
     invites = [(r.uri, r.transport) for r in kamailio.requests("INVITE")]
     assert invites == [("sips:bob@biloxi.example", "tls")]

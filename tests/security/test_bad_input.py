@@ -10,7 +10,6 @@ noise tried, and the only outcomes allowed are success or the typed error.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import os
 from pathlib import Path
 
@@ -29,11 +28,7 @@ from sipsec.auth.server import VerifyResult
 from sipsec.ca import (
     CaError,
     CertificateStore,
-    build_root,
-    build_user,
-    generate_key,
     load_certificates,
-    parse_address,
 )
 from sipsec.ca.keys import load_private_key
 from sipsec.sdp import CryptoAttribute, SdpError, parse_sdp
@@ -41,7 +36,8 @@ from sipsec.sip import AuthChallenge, AuthCredentials, SipParseError
 from sipsec.smime import MimeEntity, SmimeError, open_body, sign_and_encrypt
 from sipsec.srtp import SrtpContext, SrtpError
 
-NOW = dt.datetime.now(dt.UTC)
+from .._pki import NOW, Pki  # NOW: the shared certificates are valid then
+
 SUITES = ["AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM"]
 
 
@@ -172,17 +168,12 @@ def test_srtp_refuses_without_losing_state(suite: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def smime_case() -> tuple[bytes, CertificateStore, object, object]:
-    root_key = generate_key()
-    root = build_root(root_key, "audit root", NOW)
-    alice_key, bob_key = generate_key(), generate_key()
-    alice = build_user(root, root_key, alice_key.public_key(),
-                       parse_address("sip:alice@atlanta.example"), now=NOW)  # fmt: skip
-    bob = build_user(root, root_key, bob_key.public_key(),
-                     parse_address("sip:bob@biloxi.example"), now=NOW)  # fmt: skip
+def smime_case(pki: Pki) -> tuple[bytes, CertificateStore, object, object]:
     sdp = MimeEntity([("Content-Type", "application/sdp")], SDP)
-    body = sign_and_encrypt(sdp, alice, alice_key, [bob], now=NOW)
-    return bytes(body), CertificateStore([root]), bob, bob_key
+    alice, bob = pki.alice, pki.bob
+    body = sign_and_encrypt(sdp, alice.certificate, alice.private_key, [bob.certificate], now=NOW)
+    # The store trusts the root and knows no one: Bob finds Alice in the body.
+    return bytes(body), pki.authority.store(), bob.certificate, bob.private_key
 
 
 def test_smime_bodies(smime_case: tuple[bytes, CertificateStore, object, object]) -> None:

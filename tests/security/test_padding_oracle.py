@@ -14,12 +14,10 @@ answer (type, status, reason), whatever the decryption did.
 from __future__ import annotations
 
 import ast
-import datetime as dt
 from pathlib import Path
 
 import pytest
 
-from sipsec.ca import CertificateStore, build_root, build_user, generate_key, parse_address
 from sipsec.smime import (
     MimeEntity,
     SmimeError,
@@ -28,21 +26,24 @@ from sipsec.smime import (
     sign_and_encrypt,
 )
 
-NOW = dt.datetime.now(dt.UTC)
+from .._pki import NOW  # the shared certificates are valid then
+from .._pki import Pki as SharedPki
+
 SDP = b"v=0\r\ns=-\r\nm=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" + (
     b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk\r\n"
 )
 
 
 @pytest.fixture(scope="module")
-def pki() -> dict[str, object]:
-    root_key = generate_key()
-    root = build_root(root_key, "audit root", NOW)
-    out: dict[str, object] = {"store": CertificateStore([root])}
+def pki(pki: SharedPki, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """Alice and Bob with RSA-2048 keys (RSA key transport, as this test has
+    always had them), issued locally by the shared root with the same helper."""
+    local = pki.authority.into(tmp_path_factory.mktemp("rsa"))
+    out: dict[str, object] = {"store": local.store()}
     for name, aor in (("alice", "sip:alice@atlanta.example"), ("bob", "sip:bob@biloxi.example")):
-        key = generate_key("rsa-2048")
-        out[name] = build_user(root, root_key, key.public_key(), parse_address(aor), now=NOW)
-        out[name + "_key"] = key
+        creds = local.user(aor, kind="rsa-2048")
+        out[name] = creds.certificate
+        out[name + "_key"] = creds.private_key
     return out
 
 

@@ -9,7 +9,6 @@ Common Name.
 
 from __future__ import annotations
 
-import datetime as dt
 import ssl
 import warnings
 from dataclasses import dataclass
@@ -17,13 +16,9 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sipsec.ca import build_domain, build_root, build_user, generate_key, parse_address
-from sipsec.ca.keys import write_private_key
 from sipsec.transport.errors import TlsVerificationError
 from sipsec.transport.tls import (
     TlsConfigurationError,
@@ -33,7 +28,8 @@ from sipsec.transport.tls import (
     server_context,
 )
 
-NOW = dt.datetime.now(dt.UTC)
+from .._pki import Authority, Credentials
+from .._pki import Pki as SharedPki
 
 
 @dataclass(frozen=True)
@@ -46,55 +42,26 @@ class Pki:
     cn_only: bytes
 
 
-def _pem(
-    directory: Path, name: str, cert: x509.Certificate, key: object
-) -> tuple[Path, Path, bytes]:
-    cert_path = directory / f"{name}.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path = directory / f"{name}.key"
-    write_private_key(key_path, key)  # type: ignore[arg-type]
-    return cert_path, key_path, cert.public_bytes(serialization.Encoding.DER)
-
-
-def _odd(ca: x509.Certificate, ca_key: object, san: list[x509.GeneralName] | None) -> bytes:
-    key = generate_key()
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "atlanta.example")]))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=30))
-    )
-    if san is not None:
-        builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
-    cert = builder.sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
-    return cert.public_bytes(serialization.Encoding.DER)
-
-
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    where = tmp_path_factory.mktemp("pki")
-    root_key = generate_key()
-    root = build_root(root_key, "audit root", NOW)
-    other_key = generate_key()
-    other = build_root(other_key, "stranger root", NOW)
-    (where / "ca.pem").write_bytes(root.public_bytes(serialization.Encoding.PEM))
-    (where / "other.pem").write_bytes(other.public_bytes(serialization.Encoding.PEM))
-    key = generate_key()
-    domain = build_domain(root, root_key, key.public_key(), parse_address("atlanta.example"),
-                          now=NOW)  # fmt: skip
-    user_key = generate_key()
-    user = build_user(root, root_key, user_key.public_key(),
-                      parse_address("sip:alice@atlanta.example"), now=NOW)  # fmt: skip
+def pki(pki: SharedPki, tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """The shared root, atlanta.example and Alice; a root nobody here trusts;
+    two leaves of shapes sipsec.ca refuses to issue (a wildcard, a CN only)."""
+    odd = pki.authority.into(tmp_path_factory.mktemp("audit"))
+    other = Authority.create(odd.directory / "other", "stranger root")
+
+    def pem(creds: Credentials) -> tuple[Path, Path, bytes]:
+        return creds.cert, creds.key, creds.der
+
+    def leaf(label: str, san: list[x509.GeneralName]) -> bytes:
+        return odd.custom(label, san, common_name="atlanta.example").der
+
     return Pki(
-        where / "ca.pem",
-        where / "other.pem",
-        _pem(where, "atlanta", domain, key),
-        _pem(where, "alice", user, user_key),
-        _odd(root, root_key, [x509.DNSName("*.example")]),
-        _odd(root, root_key, None),
+        pki.ca,
+        other.ca,
+        pem(pki.atlanta),
+        pem(pki.alice),
+        leaf("wildcard", [x509.DNSName("*.example")]),
+        leaf("cn-only", []),
     )
 
 

@@ -8,6 +8,10 @@ import pytest
 
 from sipsec.transport.sip import SipTransport
 
+from .._pki import Pki as SharedPki
+from ._e1_pki import Pki, make_pki
+from ._proxy_helpers import Closing
+
 
 @pytest.fixture
 async def made() -> AsyncIterator[list[SipTransport]]:
@@ -16,3 +20,20 @@ async def made() -> AsyncIterator[list[SipTransport]]:
     yield transports
     for transport in transports:
         await transport.close()
+
+
+@pytest.fixture
+async def closing() -> AsyncIterator[Closing]:
+    """Proxies and endpoints a test starts (see ``_proxy_helpers.start_proxy``),
+    closed after it in reverse order."""
+    items: Closing = []
+    yield items
+    for item in reversed(items):
+        await item.close()
+
+
+@pytest.fixture(scope="session")
+def pki(pki: SharedPki, tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """The suite's PKI (this overrides the top-level fixture and builds on it)
+    plus the deliberately wrong certificates of the TLS peer-check tests."""
+    return make_pki(tmp_path_factory.mktemp("tls-pki"), pki)

@@ -26,14 +26,9 @@ from sipsec.transport.resolver import Resolver
 from sipsec.transport.trace import TraceRecord, WireRecord
 
 from ._e1_echo import EchoTU, options
-from ._e1_pki import Pki, make_pki
+from ._e1_pki import Pki
 
 Make = Callable[..., "asyncio.Future[SipEndpoint]"]
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture

@@ -14,12 +14,7 @@ from sipsec.transport.sip import SipTransport
 
 from ._e1_echo import options
 from ._e1_live import Sink, new_transport, until
-from ._e1_pki import Pki, make_pki
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
+from ._e1_pki import Pki
 
 
 async def test_outgoing_connections_are_capped(made: list[SipTransport]) -> None:

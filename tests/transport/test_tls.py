@@ -23,12 +23,7 @@ from sipsec.transport.tls import (
 )
 
 from ._e1_echo import options
-from ._e1_pki import Pki, make_pki
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
+from ._e1_pki import Pki
 
 
 # -- RFC 5922 §7.1/§7.2 ---------------------------------------------------------------------------

@@ -13,12 +13,7 @@ from sipsec.transport.sip import SipTransport
 from sipsec.transport.trace import TraceRecord, WireRecord, emit
 
 from ._e1_echo import options
-from ._e1_pki import Pki, make_pki
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
+from ._e1_pki import Pki
 
 
 def test_emit_counts_failures(caplog: pytest.LogCaptureFixture) -> None:

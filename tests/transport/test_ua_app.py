@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -12,18 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
-from sipsec.ca import (
-    CertificateStore,
-    PrivateKey,
-    build_domain,
-    build_root,
-    build_user,
-    generate_key,
-    parse_address,
-)
+from sipsec.ca import CertificateStore
 from sipsec.proxy import ProxyConfig, SqliteCredentialStore, make_credential
 from sipsec.rtp import read_wav
 from sipsec.sip import parse_message
@@ -36,6 +25,8 @@ from sipsec.transport.ua_events import redact_keys
 from sipsec.transport.ua_media import CallMedia
 from sipsec.ua.media_offer import SmimeIdentity
 
+from .._pki import Pki as SharedPki
+
 ALICE, BOB = "sip:alice@atlanta.example", "sip:bob@biloxi.example"
 SUITE = "AES_CM_128_HMAC_SHA1_80"
 DURATION = 1.0
@@ -44,8 +35,9 @@ DOMAIN = "example.com"
 
 @dataclass(frozen=True)
 class Pki:
-    directory: Path
-    ca_path: Path
+    """The suite's PKI as these tests use it: S/MIME identities, domain PEM files."""
+
+    shared: SharedPki
     store: CertificateStore
     alice: SmimeIdentity
     bob: SmimeIdentity
@@ -53,57 +45,30 @@ class Pki:
     alice_here: SmimeIdentity  # sip:alice@example.com, the proxy tests' domain
     bob_here: SmimeIdentity
 
-    def pem(self, name: str) -> tuple[Path, Path]:
-        return self.directory / f"{name}.pem", self.directory / f"{name}.key"
+    @property
+    def ca_path(self) -> Path:
+        return self.shared.ca
 
-
-def _write(directory: Path, name: str, cert: x509.Certificate, key: PrivateKey) -> None:
-    (directory / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (directory / f"{name}.key").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    def pem(self, domain: str) -> tuple[Path, Path]:
+        creds = self.shared.domain(domain)
+        return creds.cert, creds.key
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    """Users (S/MIME) and domains (TLS) valid now: the app checks with the real clock."""
-    directory = tmp_path_factory.mktemp("pki")
-    now = dt.datetime.now(dt.UTC)
-    ca_key = generate_key("ec-p256")
-    ca = build_root(ca_key, "UA test CA", now)
-    _write(directory, "ca", ca, ca_key)
-    users = {}
-    for address in (
-        ALICE,
-        BOB,
-        "sip:carol@chicago.example",
-        f"sip:alice@{DOMAIN}",
-        f"sip:bob@{DOMAIN}",
-    ):
-        key = generate_key("ec-p256")
-        sip = parse_address(address)
-        cert = build_user(ca, ca_key, key.public_key(), sip, now=now)
-        _write(directory, sip.name, cert, key)
-        users[sip.name] = SmimeIdentity(cert, key)
-    for domain in ("atlanta.example", "biloxi.example"):
-        key = generate_key("ec-p256")
-        cert = build_domain(ca, ca_key, key.public_key(), parse_address(domain), now=now)
-        _write(directory, domain, cert, key)
-    store = CertificateStore([ca], [u.certificate for u in users.values()])
-    return Pki(
-        directory,
-        directory / "ca.pem",
-        store,
-        users["alice@atlanta.example"],
-        users["bob@biloxi.example"],
-        users["carol@chicago.example"],
-        users[f"alice@{DOMAIN}"],
-        users[f"bob@{DOMAIN}"],
+def pki(pki: SharedPki) -> Pki:
+    """Users (S/MIME) and domains (TLS) of the shared PKI, valid now: the app
+    checks with the real clock."""
+    users = [
+        pki.alice,
+        pki.bob,
+        pki.user("sip:carol@chicago.example"),
+        pki.user(f"sip:alice@{DOMAIN}"),
+        pki.user(f"sip:bob@{DOMAIN}"),
+    ]
+    alice, bob, carol, alice_here, bob_here = (
+        SmimeIdentity(u.certificate, u.private_key) for u in users
     )
+    return Pki(pki, pki.store(*users), alice, bob, carol, alice_here, bob_here)
 
 
 @contextlib.asynccontextmanager

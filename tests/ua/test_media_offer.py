@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import os
 from collections.abc import Callable
@@ -13,14 +12,7 @@ from cryptography import x509
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sipsec.ca import (
-    CertificateStore,
-    PrivateKey,
-    build_root,
-    build_user,
-    generate_key,
-    parse_address,
-)
+from sipsec.ca import CertificateStore, build_root, generate_key
 from sipsec.errors import LocalProtocolError
 from sipsec.sdp import PCMA, parse_sdp
 from sipsec.ua.media_offer import (
@@ -38,7 +30,11 @@ from sipsec.ua.media_offer import (
     wrap_sdp,
 )
 
-NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+# NOW, the clock of every call here, is the shared PKI's issue time: its
+# certificates are valid at that instant.
+from .._pki import NOW, Authority, Credentials
+from .._pki import Pki as SharedPki
+
 ALICE, BOB = "sip:alice@atlanta.example", "sip:bob@biloxi.example"
 # Run once by hand with SIPSEC_FUZZ_EXAMPLES=20000 for a deeper search.
 EXAMPLES = int(os.environ.get("SIPSEC_FUZZ_EXAMPLES", "400"))
@@ -54,22 +50,19 @@ class Pki:
 
 
 @pytest.fixture(scope="module")
-def pki() -> Pki:
-    ca_key = generate_key("ec-p256")
-    ca = build_root(ca_key, "Test CA", NOW)
-    rogue_key = generate_key("ec-p256")
-    rogue = build_root(rogue_key, "Rogue CA", NOW)
+def pki(pki: SharedPki, tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """The suite's Alice and Bob, Carol from the same root, and Mallory from a
+    root of her own (built locally with the same helper)."""
+    rogue = Authority.create(tmp_path_factory.mktemp("rogue"), "Rogue CA")
 
-    def user(address: str, issuer: tuple[x509.Certificate, PrivateKey]) -> SmimeIdentity:
-        key = generate_key("ec-p256")
-        cert = build_user(issuer[0], issuer[1], key.public_key(), parse_address(address), now=NOW)
-        return SmimeIdentity(cert, key)
+    def identity(creds: Credentials) -> SmimeIdentity:
+        return SmimeIdentity(creds.certificate, creds.private_key)
 
-    alice, bob = user(ALICE, (ca, ca_key)), user(BOB, (ca, ca_key))
-    carol = user("sip:carol@chicago.example", (ca, ca_key))
-    mallory = user(ALICE, (rogue, rogue_key))
-    store = CertificateStore([ca], [alice.certificate, bob.certificate])
-    return Pki(store, alice, bob, carol, mallory)
+    carol = pki.user("sip:carol@chicago.example")
+    mallory = rogue.user(ALICE)
+    return Pki(
+        pki.store(), identity(pki.alice), identity(pki.bob), identity(carol), identity(mallory)
+    )
 
 
 def counting_random() -> Callable[[int], bytes]:
