@@ -108,3 +108,13 @@ def test_every_truncation_is_refused_or_shorter(packet: RtpPacket, data: st.Data
         RtpPacket.parse(wire[:cut])
     except RtpError:
         pass
+
+
+def test_padding_octets_survive_a_round_trip() -> None:
+    # §5.1 fixes only the last padding octet (the count): the others are kept as received.
+    data = bytes([0xA0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]) + b"\x99\x01\x02\x03"
+    packet = RtpPacket.parse(data)
+    assert packet.payload == b"\x99" and packet.padding == 3
+    assert bytes(packet) == data
+    built = RtpPacket(0, 0, 0, 0, payload=b"\x99", padding=3)  # built here: zeros, then the count
+    assert bytes(built) == bytes([0xA0]) + bytes(11) + b"\x99\x00\x00\x03"

@@ -163,7 +163,9 @@ def test_the_audit_leaves_public_comparisons_alone(snippet: str) -> None:
         ("auth/client.py", 1),  # rspauth (mutual authentication)
         ("srtp/rtp.py", 1),  # SRTP auth tag
         ("srtp/rtcp.py", 1),  # SRTCP auth tag
-        ("srtp/batch.py", 2),  # batch SRTP auth tags
+        ("srtp/stages.py", 1),  # the tag check every batch and general packet goes through
+        ("srtp/single.py", 1),  # the single-packet fast path's tag check
+        ("srtp/lane.py", 1),  # the per-SSRC lane's tag check
         ("srtp/uniform.py", 1),
         ("smime/signed.py", 1),  # CMS message-digest attribute
         ("smime/enveloped.py", 1),  # CBC padding check

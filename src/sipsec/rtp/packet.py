@@ -44,7 +44,9 @@ class RtpPacket:
 
     ``extension`` is ``(profile, data)`` of the §5.3.1 header extension;
     ``padding`` is the number of padding octets (the last one holds the count,
-    §5.1 P bit), kept so that a round trip reproduces the input.
+    §5.1 P bit), kept so that a round trip reproduces the input;
+    ``padding_octets`` are those octets as received (§5.1 leaves the others'
+    values open: a parsed packet keeps them, a built one sends zeros).
     """
 
     payload_type: int
@@ -56,6 +58,7 @@ class RtpPacket:
     csrcs: list[int] = field(default_factory=list)
     extension: tuple[int, bytes] | None = None
     padding: int = 0
+    padding_octets: bytes = field(default=b"", compare=False, repr=False)
 
     @classmethod
     def parse(cls, data: bytes) -> RtpPacket:
@@ -99,6 +102,7 @@ class RtpPacket:
             csrcs=csrcs,
             extension=extension,
             padding=padding,
+            padding_octets=bytes(data[end:]) if padding else b"",
         )
 
     def __bytes__(self) -> bytes:
@@ -130,7 +134,10 @@ class RtpPacket:
         if self.padding:
             if not 0 < self.padding < 256:
                 raise RtpError("RTP padding is 1 to 255 octets")
-            parts.append(bytes(self.padding - 1) + bytes([self.padding]))
+            octets = self.padding_octets
+            if len(octets) != self.padding or octets[-1] != self.padding:
+                octets = bytes(self.padding - 1) + bytes([self.padding])
+            parts.append(octets)
         return b"".join(parts)
 
 
