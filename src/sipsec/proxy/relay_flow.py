@@ -15,10 +15,10 @@ with the same functions of :mod:`sipsec.sip`, :mod:`sipsec.transaction` and
 
 from __future__ import annotations
 
-import ipaddress
 from collections import Counter
 
 from sipsec.sip import Request, Response, SipParseError, Via, make_response, parse_message
+from sipsec.sip.received import stamp_via
 from sipsec.transaction import Peer, TimerConfig, build_ack, build_cancel
 
 from .core import ProxyCore
@@ -287,37 +287,12 @@ def upstream_of(via: Via, source: Address) -> Address:
     return (host.strip("[]"), rport if isinstance(rport, int) and rport > 0 else via.port or 5060)
 
 
-def _same_ip(a: str, b: str) -> bool:
-    try:
-        return ipaddress.ip_address(a.strip("[]")) == ipaddress.ip_address(b.strip("[]"))
-    except ValueError:
-        return False
-
-
 def stamped_request(data: bytes, source: Address) -> Request:
     """``data`` parsed, its top Via stamped as the transport does (§18.2.1, RFC 3581)."""
     request = parse_message(data)
     if not isinstance(request, Request):
         raise SipParseError("not a request")
-    via = request.top_via
-    if via is None:
-        raise SipParseError("request without a Via")
-    host, port = source
-    params = dict(via.params)
-    changed = False
-    if not _same_ip(via.host, host):
-        params["received"] = host
-        changed = True
-    if via.rport is True:
-        params["rport"] = str(port)
-        params["received"] = host
-        changed = True
-    if changed:
-        stamped = Via(
-            via.transport, via.host, via.port, params, protocol=via.protocol, version=via.version
-        )
-        request.headers.pop_first("Via")
-        request.headers.prepend("Via", str(stamped))
+    stamp_via(request, source)
     return request
 
 

@@ -8,11 +8,9 @@ the source address of a request, or with the response it is about to send.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
 
 from sipsec.sip import (
-    Message,
     Request,
     Response,
     SipParseError,
@@ -21,6 +19,7 @@ from sipsec.sip import (
     parse_via,
     reason_phrase,
 )
+from sipsec.sip.received import parse_ip, same_ip, set_top_via, stamp_via
 from sipsec.transaction import Peer
 
 __all__ = [
@@ -48,59 +47,9 @@ UDP_MTU_THRESHOLD = 1300
 UDP_PAYLOAD_LIMIT = 65507
 
 
-@functools.lru_cache(maxsize=4096)  # the same few peers, every message: ipaddress is slow
-def parse_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
-    except ValueError:
-        return None
-
-
-def same_ip(a: str, b: str) -> bool:
-    """Whether two hosts are the same IP address (``[::1]`` equals ``::1``)."""
-    ia, ib = parse_ip(a), parse_ip(b)
-    return ia is not None and ia == ib
-
-
 def via_host(host: str) -> str:
     """A host as a Via sent-by writes it: IPv6 references in brackets."""
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
-
-
-def set_top_via(message: Message, via: Via) -> None:
-    """Replace the top Via value, leaving any others on its line alone."""
-    message.headers.pop_first("Via")
-    message.headers.prepend("Via", str(via))
-
-
-def stamp_via(request: Request, source: tuple[str, int]) -> None:
-    """§18.2.1 and RFC 3581 §4 for a request from ``source``: ``received``
-    when the sent-by host is not the source IP, and with an empty ``rport``
-    both ``rport=<source port>`` and ``received`` (RFC 3581: "even if it is
-    identical"). Raises SipParseError for a request with no usable Via."""
-    via = request.top_via
-    if via is None:
-        raise SipParseError("request without a Via")
-    host, port = source
-    params = dict(via.params)
-    changed = False
-    if not same_ip(via.host, host):
-        params["received"] = host
-        changed = True
-    if via.rport is True:
-        params["rport"] = str(port)
-        params["received"] = host
-        changed = True
-    if changed:
-        stamped = Via(
-            via.transport,
-            via.host,
-            via.port,
-            params,
-            protocol=via.protocol,
-            version=via.version,
-        )
-        set_top_via(request, stamped)
 
 
 def via_alias(request: Request) -> tuple[str, int] | None:
