@@ -61,6 +61,20 @@ async def _roundtrip(endpoint: SipEndpoint, tu: EchoTU, via: Peer, dest: Peer) -
     return result
 
 
+async def _udp_and_tcp_on_one_port(endpoints: list[SipEndpoint]) -> tuple[SipEndpoint, Peer, Peer]:
+    """An endpoint listening on UDP and TCP with one port number: a free UDP
+    port's TCP twin may be in use by another process, so try a few."""
+    for _ in range(20):
+        endpoint = SipEndpoint()
+        endpoints.append(endpoint)
+        udp = await endpoint.listen("udp", "127.0.0.1")
+        try:
+            return endpoint, udp, await endpoint.listen("tcp", "127.0.0.1", udp.port)
+        except OSError:
+            await endpoint.close()
+    raise AssertionError("no port free for both UDP and TCP")
+
+
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 async def test_options_roundtrip(endpoints: list[SipEndpoint], transport: str) -> None:
     a, ta, la, b, tb, lb = await _pair(endpoints, transport)
@@ -103,12 +117,10 @@ async def test_tcp_connection_reused_both_ways(endpoints: list[SipEndpoint]) -> 
 
 async def test_oversized_udp_request_moves_to_tcp(endpoints: list[SipEndpoint]) -> None:
     a = SipEndpoint()
-    b = SipEndpoint()
-    endpoints += [a, b]
+    endpoints.append(a)
     la = await a.listen("udp", "127.0.0.1")
     await a.listen("tcp", "127.0.0.1")
-    lb_udp = await b.listen("udp", "127.0.0.1")
-    lb_tcp = await b.listen("tcp", "127.0.0.1", lb_udp.port)  # one port, both transports
+    b, lb_udp, lb_tcp = await _udp_and_tcp_on_one_port(endpoints)
     ta, tb = EchoTU(), EchoTU()
     a.attach(ta)
     b.attach(tb)
@@ -517,12 +529,11 @@ async def test_ack_for_407_follows_invite_moved_to_tcp(endpoints: list[SipEndpoi
     """§17.1.1.3: the ACK goes to the same address, port and transport as its
     INVITE — over TCP when §18.1.1 moved the INVITE there, though the ACK is
     small and the transaction layer addressed it to the UDP peer."""
-    a, b = SipEndpoint(), SipEndpoint()
-    endpoints += [a, b]
+    a = SipEndpoint()
+    endpoints.append(a)
     la = await a.listen("udp", "127.0.0.1")
     await a.listen("tcp", "127.0.0.1")
-    lb = await b.listen("udp", "127.0.0.1")
-    await b.listen("tcp", "127.0.0.1", lb.port)
+    b, lb, _ = await _udp_and_tcp_on_one_port(endpoints)
     seen: list[TraceRecord] = []
     acked = asyncio.Event()
 
@@ -575,12 +586,11 @@ async def _moving_pair(
     """A (UDP and TCP) and a B that never answers an INVITE, whose INVITEs
     arriving at B's transport are listed (retransmissions included: B's
     server transaction would absorb them before its TU)."""
-    a, b = SipEndpoint(), SipEndpoint()
-    endpoints += [a, b]
+    a = SipEndpoint()
+    endpoints.append(a)
     la = await a.listen("udp", "127.0.0.1")
     la_tcp = await a.listen("tcp", "127.0.0.1")
-    lb = await b.listen("udp", "127.0.0.1")
-    await b.listen("tcp", "127.0.0.1", lb.port)
+    b, lb, _ = await _udp_and_tcp_on_one_port(endpoints)
     arrived: list[str] = []
 
     def trace(record: TraceRecord) -> None:

@@ -246,12 +246,21 @@ async def test_cancel_follows_invite_moved_to_tcp(transports: list[SipTransport]
         got.append((message, peer))
         arrived.set()
 
-    a, b = SipTransport(on_message=lambda m, p: None), SipTransport(on_message=receive)
-    transports += [a, b]
+    a = SipTransport(on_message=lambda m, p: None)
+    transports.append(a)
     la = await a.listen("udp", "127.0.0.1")
     await a.listen("tcp", "127.0.0.1")
-    lb = await b.listen("udp", "127.0.0.1")
-    await b.listen("tcp", "127.0.0.1", lb.port)
+    for _ in range(20):  # a free UDP port's TCP twin may be taken by another process
+        b = SipTransport(on_message=receive)
+        transports.append(b)
+        lb = await b.listen("udp", "127.0.0.1")
+        try:
+            await b.listen("tcp", "127.0.0.1", lb.port)
+            break
+        except OSError:
+            await b.close()
+    else:
+        pytest.fail("no port free for both UDP and TCP")
     invite = options(la, size=1500)
     invite.method = "INVITE"
     invite.headers.set("CSeq", "1 INVITE")
