@@ -22,16 +22,32 @@ from dataclasses import dataclass, field, replace
 from sipsec.auth import AuthFlow, DigestClient
 from sipsec.dialog import Dialog, DialogId, DialogTable
 from sipsec.errors import LocalProtocolError
-from sipsec.sip import Request, Response, SipUri, Uri, generate_branch, make_response
+from sipsec.sip import (
+    Headers,
+    Request,
+    Response,
+    SipParseError,
+    SipUri,
+    Uri,
+    generate_branch,
+    make_response,
+    parse_uri,
+)
 from sipsec.transaction import Peer, TransactionLayer
 
 from .addressing import contact_uri, is_ip_literal, static_peer, via_value
 from .call import Call
-from .config import UaConfig
+from .config import ALLOWED_METHODS, UaConfig
 from .events import UaEvent
 from .registration import Registration
 
-__all__ = ["AUTH_HEADERS", "UaBase", "with_credentials"]
+__all__ = [
+    "AUTH_HEADERS",
+    "UaBase",
+    "initial_headers",
+    "target_uri",
+    "with_credentials",
+]
 
 TimerKey = tuple[str, int]
 
@@ -65,6 +81,50 @@ def with_credentials(request: Request, pending: _Pending) -> None:
         request.headers.remove(name)
     for credentials in pending.flow.credentials:
         request.headers.add(credentials.header_name, str(credentials.value))
+
+
+def target_uri(target: str, verb: str) -> SipUri:
+    """``target`` as the SIP URI a new request goes to; LocalProtocolError
+    (naming what we could not ``verb``) for anything else."""
+    try:
+        uri = parse_uri(target)
+    except SipParseError as exc:
+        raise LocalProtocolError(f"bad target: {exc.reason}") from None
+    if not isinstance(uri, SipUri):
+        raise LocalProtocolError(f"cannot {verb} a {uri.scheme}: URI")
+    return uri
+
+
+def initial_headers(
+    config: UaConfig,
+    uri: SipUri,
+    method: str,
+    call_id: str,
+    tag: str,
+    *,
+    headers: Iterable[tuple[str, str]] = (),
+    accept: bool = False,
+) -> Headers:
+    """The headers of a request outside any dialog (§8.1.1), up to the body's:
+    To and the Request-URI name the target, a fresh From tag, CSeq 1, what we
+    allow and support, and the caller's ``headers``; with ``accept`` the body
+    types we take (§11.1: an OPTIONS "SHOULD" say them)."""
+    name = f'"{config.display_name}" ' if config.display_name else ""
+    out = Headers()
+    out.add("Max-Forwards", "70")
+    out.add("To", f"<{uri}>")
+    out.add("From", f"{name}<{config.aor}>;tag={tag}")
+    out.add("Call-ID", call_id)
+    out.add("CSeq", f"1 {method}")
+    if accept:
+        out.add("Accept", ", ".join(config.accept))
+    out.add("Allow", ", ".join(ALLOWED_METHODS))
+    if config.supported:
+        out.add("Supported", ", ".join(config.supported))
+    out.add("User-Agent", config.user_agent)
+    for header, value in headers:
+        out.add(header, value)
+    return out
 
 
 class UaBase:

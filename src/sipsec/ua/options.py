@@ -8,21 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sipsec.errors import LocalProtocolError
 from sipsec.sip import (
-    Headers,
     Request,
     Response,
-    SipParseError,
-    SipUri,
     generate_call_id,
     generate_tag,
-    parse_uri,
     split_list,
 )
 
-from .base import _Pending, with_credentials
-from .config import ALLOWED_METHODS
+from .base import _Pending, initial_headers, target_uri, with_credentials
 from .events import OptionsAnswered
 from .reinvite import ReinviteMixin
 
@@ -43,29 +37,11 @@ class OptionsMixin(ReinviteMixin):
     def options(self, target: str, now: float, *, headers: Iterable[tuple[str, str]] = ()) -> str:
         """Query ``target`` (a SIP URI) with OPTIONS; returns the request's
         Call-ID, which the :class:`OptionsAnswered` that follows repeats."""
-        try:
-            uri = parse_uri(target)
-        except SipParseError as exc:
-            raise LocalProtocolError(f"bad target: {exc.reason}") from None
-        if not isinstance(uri, SipUri):
-            raise LocalProtocolError(f"cannot query a {uri.scheme}: URI")
+        uri = target_uri(target, "query")
         call_id = generate_call_id()
-        name = f'"{self.config.display_name}" ' if self.config.display_name else ""
-        out = Headers()
-        out.add("Max-Forwards", "70")
-        out.add("To", f"<{uri}>")  # §11.1: the To and the Request-URI name the target
-        out.add("From", f"{name}<{self.config.aor}>;tag={generate_tag()}")
-        out.add("Call-ID", call_id)
-        out.add("CSeq", "1 OPTIONS")
-        # §11.1: "An Accept header field SHOULD be included", with the body
-        # types we would take in a response.
-        out.add("Accept", ", ".join(self.config.accept))
-        out.add("Allow", ", ".join(ALLOWED_METHODS))
-        if self.config.supported:
-            out.add("Supported", ", ".join(self.config.supported))
-        out.add("User-Agent", self.config.user_agent)
-        for header, value in headers:
-            out.add(header, value)
+        out = initial_headers(
+            self.config, uri, "OPTIONS", call_id, generate_tag(), headers=headers, accept=True
+        )
         out.add("Content-Length", "0")
         request = Request("OPTIONS", uri, out)
         flow = self.digest.start("OPTIONS", str(uri), preemptive={"Proxy-Authorization"})

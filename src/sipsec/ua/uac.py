@@ -11,20 +11,16 @@ from sipsec.dialog import Dialog, DialogId, DialogSet
 from sipsec.errors import LocalProtocolError, ProtocolError
 from sipsec.sip import (
     AuthChallenge,
-    Headers,
     Request,
     Response,
     SipParseError,
-    SipUri,
     generate_call_id,
     generate_tag,
-    parse_uri,
 )
 from sipsec.transaction import Peer
 
-from .base import AUTH_HEADERS, _Pending, with_credentials
+from .base import AUTH_HEADERS, _Pending, initial_headers, target_uri, with_credentials
 from .call import Call, CallState
-from .config import ALLOWED_METHODS
 from .events import (
     AuthenticationFailed,
     CallAnswered,
@@ -60,26 +56,9 @@ class UacMixin(RegisterMixin):
         headers: Iterable[tuple[str, str]] = (),
     ) -> Call:
         """Call ``target`` (a SIP URI); returns the :class:`Call` to follow."""
-        try:
-            uri = parse_uri(target)
-        except SipParseError as exc:
-            raise LocalProtocolError(f"bad target: {exc.reason}") from None
-        if not isinstance(uri, SipUri):
-            raise LocalProtocolError(f"cannot call a {uri.scheme}: URI")
+        uri = target_uri(target, "call")
         call_id, tag = generate_call_id(), generate_tag()
-        name = f'"{self.config.display_name}" ' if self.config.display_name else ""
-        out = Headers()
-        out.add("Max-Forwards", "70")
-        out.add("To", f"<{uri}>")
-        out.add("From", f"{name}<{self.config.aor}>;tag={tag}")
-        out.add("Call-ID", call_id)
-        out.add("CSeq", "1 INVITE")
-        out.add("Allow", ", ".join(ALLOWED_METHODS))
-        if self.config.supported:
-            out.add("Supported", ", ".join(self.config.supported))
-        out.add("User-Agent", self.config.user_agent)
-        for header, value in headers:
-            out.add(header, value)
+        out = initial_headers(self.config, uri, "INVITE", call_id, tag, headers=headers)
         if body and content_type is not None:
             out.add("Content-Type", content_type)
         out.add("Content-Length", str(len(body)))
