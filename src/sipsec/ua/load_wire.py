@@ -159,16 +159,9 @@ def scan_fast(data: bytes) -> Scanned | None:
     close = low.rfind(b">", start, stop)
     if close >= 0:
         start = close + 1  # a ;tag= inside <…> is the URI's parameter (§20.10)
-    found = low.find(b";tag=", start, stop)
-    if found < 0:
-        if low.find(b"tag", start, stop) >= 0:
-            return None
-        tag = b""
-    else:
-        if low.find(b"tag", found + 5, stop) >= 0:
-            return None
-        semicolon = low.find(b";", found + 5, stop)
-        tag = head[found + 5 : semicolon if semicolon >= 0 else stop].strip(b" \t")
+    tag = _fast_param(head, low, b"tag", start, stop)
+    if tag is None:
+        return None
     found = low.find(b"\r\nvia:")
     if found < 0 or low.find(b"\r\nv:", 0, found) >= 0:
         return None
@@ -179,17 +172,25 @@ def scan_fast(data: bytes) -> Scanned | None:
     comma = low.find(b",", start, stop)  # the top Via is the line's first value
     if comma >= 0:
         stop = comma
-    found = low.find(b";branch=", start, stop)
-    if found < 0:
-        if low.find(b"branch", start, stop) >= 0:
-            return None
-        branch = b""
-    else:
-        if low.find(b"branch", found + 8, stop) >= 0:
-            return None
-        semicolon = low.find(b";", found + 8, stop)
-        branch = head[found + 8 : semicolon if semicolon >= 0 else stop].strip(b" \t")
+    branch = _fast_param(head, low, b"branch", start, stop)
+    if branch is None:
+        return None
     return kind, call_id, method, tag, branch
+
+
+def _fast_param(head: bytes, low: bytes, name: bytes, start: int, stop: int) -> bytes | None:
+    """The value of ``;name=`` in ``head[start:stop]`` (``low`` is ``head``
+    lower-cased): b"" when absent, None when ``name`` also stands elsewhere
+    there (a shape for the general scan)."""
+    key = b";" + name + b"="
+    found = low.find(key, start, stop)
+    if found < 0:
+        return None if low.find(name, start, stop) >= 0 else b""
+    end = found + len(key)
+    if low.find(name, end, stop) >= 0:
+        return None
+    semicolon = low.find(b";", end, stop)
+    return head[end : semicolon if semicolon >= 0 else stop].strip(b" \t")
 
 
 _FOLDS = (b" ", b"\t")
