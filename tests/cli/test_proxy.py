@@ -146,6 +146,18 @@ def test_bad_options_exit_2_with_a_reason(args: list[str], message: str) -> None
     assert message in result.output
 
 
+def _options_over_stream(sock: socket.socket, transport: str) -> Response:
+    """Send an OPTIONS on a connected TCP or TLS socket; its response."""
+    local = sock.getsockname()[1]
+    sock.sendall(_options(0).replace(b"UDP 127.0.0.1:0", f"{transport} 127.0.0.1:{local}".encode()))
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    reply = parse_message(data)
+    assert isinstance(reply, Response)
+    return reply
+
+
 def test_tls_listener_from_the_command_line(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import ssl
 
@@ -163,13 +175,8 @@ def test_tls_listener_from_the_command_line(start, tmp_path: Path) -> None:  # t
         socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
         context.wrap_socket(raw, server_hostname="atlanta.example") as tls,
     ):
-        local = tls.getsockname()[1]
-        tls.sendall(_options(0).replace(b"UDP 127.0.0.1:0", f"TLS 127.0.0.1:{local}".encode()))
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += tls.recv(65536)
-    reply = parse_message(data)
-    assert isinstance(reply, Response) and reply.status == 200
+        reply = _options_over_stream(tls, "TLS")
+    assert reply.status == 200
     running.proc.send_signal(signal.SIGTERM)
     assert running.proc.wait(timeout=15) == 0
 
@@ -182,13 +189,8 @@ def test_udp_listener_gets_tcp_beside_it_unless_no_tcp(start, tmp_path: Path) ->
     line = running.read_until(rb"also listening on tcp:127\.0\.0\.1:(\d+)[^\n]*--no-tcp", 10)
     assert int(line.group(1)) == running.port
     with socket.create_connection(("127.0.0.1", running.port), timeout=10) as tcp:
-        local = tcp.getsockname()[1]
-        tcp.sendall(_options(0).replace(b"UDP 127.0.0.1:0", f"TCP 127.0.0.1:{local}".encode()))
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += tcp.recv(65536)
-    reply = parse_message(data)
-    assert isinstance(reply, Response) and reply.status == 200
+        reply = _options_over_stream(tcp, "TCP")
+    assert reply.status == 200
     running.proc.send_signal(signal.SIGTERM)
     assert running.proc.wait(timeout=15) == 0
     quiet = start("proxy", "--domain", "atlanta.example", "--listen", "udp:127.0.0.1:0",
