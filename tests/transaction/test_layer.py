@@ -721,3 +721,18 @@ def test_receive_reliable_flag_and_bad_response(kit: Kit) -> None:
     response.headers.set("CSeq", "bad")
     with pytest.raises(LocalProtocolError):
         server.send_response(event.transaction_id, response, 0.0)
+
+
+def test_has_server_transaction_answers_by_key(kit: Kit) -> None:
+    """§17.2.3 by branch, sent-by (host case-insensitive) and method, for a
+    caller that has only the raw fields (the proxy's byte-level relay)."""
+    layer = TransactionLayer()
+    request = kit.make_request("INVITE")
+    layer.receive(request, kit.BOB, 0.0)
+    via = request.top_via
+    assert via is not None and via.branch is not None
+    has, branch, transport, port = layer.has_server_transaction, via.branch, via.transport, via.port
+    assert has("INVITE", branch, transport, via.host.upper(), port)
+    assert not has("BYE", branch, transport, via.host, port)
+    assert not has("INVITE", branch + "x", transport, via.host, port)
+    assert not has("INVITE", branch, transport, "elsewhere", port)

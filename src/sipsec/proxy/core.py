@@ -243,10 +243,8 @@ class ProxyCore:
         """Whether the transaction layer holds the server transaction a
         request with this method, top-Via branch and sent-by (transport,
         host, port as written) belongs to (§17.2.3; an ACK looks up its
-        INVITE): the fast relay leaves those to the full path. The key's
-        shape is :func:`sipsec.transaction.matching.server_key`'s."""
-        key = ("3261", branch, (sent_by[0], sent_by[1].lower(), sent_by[2]), method)
-        return key in self._layer._servers
+        INVITE): the fast relay leaves those to the full path."""
+        return self._layer.has_server_transaction(method, branch, *sent_by)
 
     def _forward(self, tid: int, request: Request, source: Peer, now: float, key: str) -> None:
         uri = request.uri

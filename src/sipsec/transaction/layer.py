@@ -25,7 +25,7 @@ from .events import (
     RequestReceived,
     ResponseReceived,
 )
-from .matching import build_cancel, response_key, server_key
+from .matching import build_cancel, response_key, sent_by_key, server_key
 from .tables import Input, Kind, State
 from .timers import Timer, is_reliable
 from .transaction import Outgoing, Transaction
@@ -263,6 +263,14 @@ class TransactionLayer(TransactionEngine):
     def datagrams_to_send(self) -> list[tuple[bytes, NetworkAddress]]:
         """:meth:`messages_to_send`, serialized."""
         return [(bytes(item.message), item.destination) for item in self.messages_to_send()]
+
+    def has_server_transaction(
+        self, method: str, branch: str, transport: str, host: str, port: int | None
+    ) -> bool:
+        """Whether a server transaction with this §17.2.3 key (RFC 3261
+        branch, top-Via transport and sent-by, ``method`` — ``"INVITE"`` for
+        an ACK or CANCEL) is live, without parsing a request to ask."""
+        return ("3261", branch, sent_by_key(transport, host, port), method) in self._servers
 
     def state_of(self, transaction_id: int) -> State | None:
         """The state of a live transaction; None once it is terminated."""

@@ -26,8 +26,13 @@ ServerKey = tuple[Hashable, ...]
 
 
 def _via_key(via: Via) -> tuple[str, str, int | None]:
+    return sent_by_key(via.transport, via.host, via.port)
+
+
+def sent_by_key(transport: str, host: str, port: int | None) -> tuple[str, str, int | None]:
+    """A Via's transport and sent-by as §17.2.3 compares them."""
     # Hosts compare case-insensitively (§19.1.4 applied to sent-by).
-    return (via.transport, via.host.lower(), via.port)
+    return (transport, host.lower(), port)
 
 
 def client_key(branch: str, method: str) -> ClientKey:
