@@ -41,10 +41,80 @@ def test_partial_then_rest() -> None:
 def test_keepalives() -> None:
     framer = StreamFramer()
     assert framer.feed(b"\r\n\r\n") == [] and framer.pings == 1
-    assert framer.feed(b"\r\n") == [] and framer.pongs == 1
+    assert framer.feed(b"\r\n") == [] and framer.pongs == 0 and framer.crlf_pending
     assert framer.feed(b"\r") == [] and framer.buffered == 1
+    # The fourth CRLF pairs with the third: a second ping, not two pongs.
     assert framer.feed(b"\n" + MESSAGES[0])[0].method == "INVITE"  # type: ignore[union-attr]
-    assert framer.pongs == 2
+    assert (framer.pings, framer.pongs, framer.crlf_pending) == (2, 0, False)
+
+
+def test_lone_crlf_is_a_pong_once_a_message_follows() -> None:
+    # RFC 3261 §7.5: a CRLF before a start line is ignored; it is no ping.
+    framer = StreamFramer()
+    assert framer.feed(b"\r\n") == [] and framer.crlf_pending and framer.pongs == 0
+    assert len(framer.feed(MESSAGES[0] + b"\r\n\r\n\r\n" + MESSAGES[1])) == 2
+    assert (framer.pings, framer.pongs, framer.crlf_pending) == (1, 2, False)
+
+
+def _keepalives(chunks: list[bytes]) -> tuple[list[bytes], int, int, bool]:
+    framer = StreamFramer()
+    out = [bytes(m) for chunk in chunks for m in framer.feed(chunk)]
+    return out, framer.pings, framer.pongs, framer.crlf_pending
+
+
+# RFC 5626 §3.5.1/§4.4.1: (stream, pings, lone CRLFs ended by a message, one pending).
+KEEPALIVE_STREAMS = [
+    (b"\r\n\r\n", 1, 0, False),
+    (b"\r\n", 0, 0, True),
+    (b"\r\n\r\n\r\n", 1, 0, True),
+    (b"\r\n\r\n\r\n\r\n", 2, 0, False),
+    (b"\r\n\r\n\r\n" + MESSAGES[0] + b"\r\n", 1, 1, True),
+    (MESSAGES[0] + b"\r\n\r\n\r\n\r\n" + MESSAGES[1] + b"\r\n\r\n", 3, 0, False),
+]
+
+
+@pytest.mark.parametrize(("stream", "pings", "pongs", "pending"), KEEPALIVE_STREAMS)
+def test_keepalives_split_at_every_point(
+    stream: bytes, pings: int, pongs: int, pending: bool
+) -> None:
+    # The counts depend on the bytes only: whole, byte by byte, and cut at
+    # any one point (and any two, for the short streams) all agree.
+    messages = [m for m in MESSAGES if m in stream]
+    expected = (messages, pings, pongs, pending)
+    assert _keepalives([stream]) == expected
+    assert _keepalives([stream[i : i + 1] for i in range(len(stream))]) == expected
+    for i in range(len(stream) + 1):
+        assert _keepalives([stream[:i], stream[i:]]) == expected, i
+    if len(stream) <= 12:
+        for i, j in itertools.combinations(range(len(stream) + 1), 2):
+            assert _keepalives([stream[:i], stream[i:j], stream[j:]]) == expected, (i, j)
+
+
+KEEPALIVE_TRIED = {"examples": 0}
+
+
+@settings(max_examples=int(os.environ.get("SIPSEC_FUZZ_EXAMPLES", "600")), deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.sampled_from(range(len(MESSAGES)))), max_size=4),
+    st.integers(0, 5),
+    st.lists(st.integers(0, 3000), max_size=10),
+)
+def test_keepalive_counts_do_not_depend_on_the_reads(
+    runs: list[tuple[int, int]], tail: int, cuts: list[int]
+) -> None:
+    # Runs of n CRLFs between messages: n // 2 pings each; an odd one is a
+    # lone CRLF, counted once the next message starts, or still pending.
+    KEEPALIVE_TRIED["examples"] += 1
+    stream = b"".join(b"\r\n" * n + MESSAGES[i] for n, i in runs) + b"\r\n" * tail
+    expected = (
+        [MESSAGES[i] for _, i in runs],
+        sum(n // 2 for n, _ in runs) + tail // 2,
+        sum(n % 2 for n, _ in runs),
+        tail % 2 == 1,
+    )
+    points = sorted({min(c, len(stream)) for c in cuts} | {0, len(stream)})
+    assert _keepalives([stream[a:b] for a, b in itertools.pairwise(points)]) == expected
+    assert _keepalives([stream[i : i + 1] for i in range(len(stream))]) == expected
 
 
 @pytest.mark.parametrize(

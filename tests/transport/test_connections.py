@@ -4,6 +4,7 @@ bytes directly, Hypothesis included) and the accept cap over loopback."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 from collections.abc import Iterator
 
@@ -22,6 +23,7 @@ from ._e1_fakes import binary, check_answer
 from ._e1_harness import INVITE, Harness, _run, private_loop
 from ._e1_live import new_transport, until
 
+_TCP_INVITE = INVITE.replace(b"UDP", b"TCP")
 FUZZ_EXAMPLES = int(os.environ.get("SIPSEC_FUZZ_EXAMPLES", "600"))  # more by hand
 
 
@@ -83,6 +85,89 @@ def test_stream_ping_answered_with_pong(loop: asyncio.AbstractEventLoop) -> None
     _run(loop, body)
 
 
+# (stream, pongs answered): RFC 5626 §3.5.1 pings, however the reads split them.
+PING_STREAMS = [
+    (b"\r\n\r\n", 1),
+    (b"\r\n", 0),
+    (b"\r\n\r\n\r\n", 1),
+    (b"\r\n\r\n\r\n\r\n", 2),
+    (b"\r\n" + _TCP_INVITE + b"\r\n\r\n\r\n", 1),
+]
+
+
+@pytest.mark.parametrize(("stream", "pongs"), PING_STREAMS)
+def test_stream_ping_split_across_reads(
+    loop: asyncio.AbstractEventLoop, stream: bytes, pongs: int
+) -> None:
+    def answers(chunks: list[bytes]) -> list[bytes]:
+        h = Harness()
+        conn, fake = h.stream()
+        for chunk in chunks:
+            conn.data_received(chunk)
+        assert h.transport.stats["keepalive_pongs"] == len(fake.written)
+        return fake.written
+
+    def body() -> None:
+        expected = [b"\r\n"] * pongs
+        assert answers([stream]) == expected
+        assert answers([stream[i : i + 1] for i in range(len(stream))]) == expected
+        for i in range(len(stream) + 1):
+            assert answers([stream[:i], stream[i:]]) == expected, i
+
+    _run(loop, body)
+
+
+def test_stream_pong_to_a_peer_that_stopped_reading(loop: asyncio.AbstractEventLoop) -> None:
+    # send() refuses (and closes) when the write buffer overflows: the ping
+    # is dropped with the connection, and no exception reaches asyncio.
+    def body() -> None:
+        h = Harness()
+        conn, fake = h.stream()
+        fake.get_write_buffer_size = lambda: 1 << 30  # type: ignore[method-assign]
+        conn.data_received(b"\r\n\r\n\r\n\r\n")
+        assert fake.aborted and fake.written == []
+        assert h.transport.stats["write_overflows"] == 1
+        assert h.transport.stats["keepalive_pongs"] == 0
+
+    _run(loop, body)
+
+
+PING_TRIED = {"examples": 0}
+
+
+@settings(max_examples=FUZZ_EXAMPLES, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.booleans()), min_size=1, max_size=5),
+    st.lists(st.integers(0, 2000), max_size=8),
+)
+def test_fuzz_stream_pings_answered_once_each(
+    loop: asyncio.AbstractEventLoop, runs: list[tuple[int, bool]], cuts: list[int]
+) -> None:
+    """Runs of CRLFs, some followed by a request, cut anywhere: one pong per
+    CRLF pair (n // 2 for a run of n), none for a lone CRLF, every request
+    delivered."""
+    PING_TRIED["examples"] += 1
+    stream = b"".join(b"\r\n" * n + (_TCP_INVITE if message else b"") for n, message in runs)
+    points = sorted({min(c, len(stream)) for c in cuts} | {0, len(stream)})
+
+    def body() -> None:
+        h = Harness()
+        conn, fake = h.stream()
+        for a, b in itertools.pairwise(points):
+            conn.data_received(stream[a:b])
+        # A run not ended by a request carries on into the next run.
+        pairs, run = 0, 0
+        for n, message in runs:
+            run += n
+            if message:
+                pairs, run = pairs + run // 2, 0
+        pairs += run // 2
+        assert fake.written == [b"\r\n"] * pairs
+        assert len(h.got) == sum(message for _, message in runs)
+
+    _run(loop, body)
+
+
 def test_stream_framing_error_closes(loop: asyncio.AbstractEventLoop) -> None:
     def body() -> None:
         h = Harness()
@@ -131,9 +216,6 @@ def test_fuzz_stream_never_raises(
         conn.connection_lost(None)
 
     _run(loop, body)
-
-
-_TCP_INVITE = INVITE.replace(b"UDP", b"TCP")
 
 
 @pytest.mark.parametrize(

@@ -38,9 +38,17 @@ _DIGITS = re.compile(rb"[0-9]{1,10}")
 class StreamFramer:
     """``feed(data) -> [Request | Response, ...]`` for one connection.
 
-    * CRLFs between messages are skipped; each double CRLF is counted in
-      ``pings`` (an RFC 5626 keep-alive the caller answers with one CRLF, the
-      "pong"), each lone CRLF in ``pongs``.
+    * CRLFs between messages are skipped (§7.5) and counted as keep-alives
+      (RFC 5626 §3.5.1, §4.4.1). A run of CRLFs between two messages pairs up
+      from its start: each pair is a "ping", counted in ``pings`` as soon as
+      its second CRLF arrives (the caller answers each with one CRLF, the
+      "pong"); an odd CRLF left at the end of the run is a lone CRLF (a pong,
+      or a leading CRLF), counted in ``pongs`` once the next message starts,
+      and never answered. Until then it is ``crlf_pending``: its partner may
+      still be on its way, so "\r\n" + "\r\n" in two reads is one ping, as
+      it is in one. The counts therefore depend only on the bytes, never on
+      how they were split into reads. (A client, which is only ever sent
+      pongs, may take ``crlf_pending`` as the pong it waits for.)
     * A partial message stays buffered until the rest arrives.
     * ``SipParseError`` from :meth:`feed`: if ``broken`` is now True the
       framing is lost (bad, missing or repeated Content-Length, message too
@@ -68,11 +76,18 @@ class StreamFramer:
         self._error: SipParseError | None = None
         self.pings = 0
         self.pongs = 0
+        # A CRLF between messages whose partner has not arrived (yet).
+        self._half_ping = False
         self.rejected: list[tuple[bytes, SipParseError]] = []
 
     @property
     def broken(self) -> bool:
         return self._error is not None
+
+    @property
+    def crlf_pending(self) -> bool:
+        """A CRLF arrived between messages and may yet become half a ping."""
+        return self._half_ping
 
     @property
     def buffered(self) -> int:
@@ -97,15 +112,21 @@ class StreamFramer:
         """Drop keep-alive CRLFs; False if the buffer ends in half a CRLF."""
         buf = self._buffer
         i = 0
+        # The pairing state lives across reads, not in the buffer, so a ping
+        # split "\r\n" | "\r\n" is still one ping (RFC 5626 §3.5.1).
         while buf.startswith(b"\r\n", i):
-            if buf.startswith(b"\r\n\r\n", i):
+            if self._half_ping:
                 self.pings += 1
-                i += 4
-            else:
-                self.pongs += 1
-                i += 2
+            self._half_ping = not self._half_ping
+            i += 2
         del buf[:i]
-        return buf != b"\r"
+        if buf == b"\r":
+            return False  # a third CR or the start of a message: wait and see
+        if buf and self._half_ping:
+            # Something other than a CRLF follows: the run ended on a lone CRLF.
+            self._half_ping = False
+            self.pongs += 1
+        return True
 
     def feed(self, data: bytes) -> list[Request | Response]:
         if self._error is not None:

@@ -352,9 +352,14 @@ class StreamConnection(asyncio.Protocol):
             if self.closed:
                 return
             owner.stream_rejected(self, chunk, bad)
-        if framer.pings > pings and not self.closed:
-            # RFC 5626 §3.5.1: a double-CRLF "ping" is answered by one CRLF "pong".
-            stats = owner.stats
-            stats["keepalive_pongs"] += framer.pings - pings
-            for _ in range(framer.pings - pings):
+        # RFC 5626 §3.5.1, §4.4.1: each double-CRLF "ping" is answered by one
+        # CRLF "pong"; a lone CRLF is not. The framer pairs CRLFs across reads,
+        # so a ping split over two reads is counted once, when it completes.
+        for _ in range(framer.pings - pings):
+            if self.closed:
+                return
+            try:
                 self.send(b"\r\n")
+            except ConnectionLost:
+                return  # the peer stopped reading: send() closed the connection
+            owner.stats["keepalive_pongs"] += 1
