@@ -1,13 +1,14 @@
 """Answering an INVITE as the UAS (RFC 3261 §13.3): a new call and its
 early dialog, the application's 1xx / 2xx / rejection, the provisional
-resent about every minute while the call rings (§13.3.1.1), the 2xx
-resent until its ACK (§13.3.1.4), and the ACK itself. What a re-INVITE
-answer shares with it (:meth:`AnswerMixin.answer`) is here too; dispatching
-requests, CANCEL and BYE are in :mod:`.uas`."""
+resent about every minute while the call rings or a re-INVITE waits for
+its answer (§13.3.1.1), the 2xx resent until its ACK (§13.3.1.4), and the
+ACK itself. What a re-INVITE answer shares with it
+(:meth:`AnswerMixin.answer`) is here too; dispatching requests, CANCEL and
+BYE are in :mod:`.uas`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sipsec.dialog import Dialog
 from sipsec.errors import LocalProtocolError
@@ -15,6 +16,7 @@ from sipsec.sip import Request, Response, SipUri, generate_tag
 from sipsec.transaction import Peer
 
 from .addressing import contact_uri
+from .base import TimerKey
 from .call import Call, CallState, _Answer, _IncomingReinvite
 from .config import ALLOWED_METHODS
 from .events import CallConfirmed, IncomingCall
@@ -121,25 +123,49 @@ class AnswerMixin(OptionsMixin):
                 self._keep_ringing(call, tid, response, now)
 
     def _keep_ringing(self, call: Call, tid: int, response: Response, now: float) -> None:
-        """§13.3.1.1: until the final response, a non-100 provisional goes
-        out again about every minute, or the proxies' Timer C (3 min,
-        §16.8) would cancel the call. The latest one is repeated: same To
-        tag, same early dialog."""
+        """§13.3.1.1 for a new call: its provisional repeats while it rings,
+        stopped by the answer, a rejection, CANCEL, BYE or the answer_timeout
+        (whose 480 comes first: no provisional just before it)."""
+        self._repeat_provisional(
+            call, tid, response, now,
+            wanted=lambda: call.state is CallState.RINGING and call.invite_transaction_id == tid,
+            deadline=("unanswered", id(call)),
+        )  # fmt: skip
+
+    def _repeat_provisional(
+        self,
+        call: Call,
+        tid: int,
+        response: Response,
+        now: float,
+        *,
+        wanted: Callable[[], bool],
+        deadline: TimerKey | None = None,
+    ) -> None:
+        """§13.3.1.1: until the final response to an INVITE — a new call's
+        or a re-INVITE's — its non-100 provisional goes out again about every
+        minute (``provisional_interval``), or the proxies' Timer C (3 min,
+        §16.8) would cancel it. The latest one is repeated (for a new call:
+        same To tag, same early dialog). ``wanted`` says, when the minute is
+        up, whether that INVITE still waits for its answer; none goes out past
+        the timer ``deadline``. One timer per call: at most one INVITE of a
+        call waits for our answer at a time (a re-INVITE comes after the first
+        one was answered, and a second one while it waits gets 500, §14.2)."""
         interval = self.config.provisional_interval
         if interval is None:
             return
 
         def resend(when: float) -> None:
-            if call.state is not CallState.RINGING or call.invite_transaction_id != tid:
-                return
-            if self._send_response(tid, response, when):
+            if wanted() and self._send_response(tid, response, when):
                 self._count("provisionals_resent")
-                self._keep_ringing(call, tid, response, when)
+                self._repeat_provisional(
+                    call, tid, response, when, wanted=wanted, deadline=deadline
+                )
 
         at = now + interval
-        give_up = self._timers.get(("unanswered", id(call)))
+        give_up = self._timers.get(deadline) if deadline is not None else None
         if give_up is not None and give_up[0] <= at:
-            return  # the answer_timeout's 480 comes first: no provisional just before it
+            return
         self._set_timer(("ringing", id(call)), at, resend)
 
     def answer(
@@ -198,14 +224,40 @@ class AnswerMixin(OptionsMixin):
         extra: list[tuple[str, str]],
     ) -> None:
         headers = [*self._dialog_headers(call), *extra] if status < 300 else []
+        tid = reinvite.transaction_id
         response = self._build_response(
             reinvite.request, status, body=body, content_type=content_type, headers=headers
         )
-        self._send_response(reinvite.transaction_id, response, now)
+        sent = self._send_response(tid, response, now)
         if status >= 200:
             call.incoming_reinvite = None
+            self._cancel_timer(("ringing", id(call)))  # §13.3.1.1 ends with the final response
+            if status >= 300:
+                reinvite.restore(call)
+        elif status > 100 and sent:
+            # §13.3.1.1 holds for a re-INVITE held unanswered too (§14.2).
+            self._repeat_provisional(
+                call, tid, response, now,
+                wanted=lambda: (
+                    call.incoming_reinvite is reinvite and call.state is CallState.ESTABLISHED
+                ),
+            )  # fmt: skip
         if 200 <= status < 300:
-            self._retransmit_until_ack(call, response, reinvite.transaction_id, now)
+            self._retransmit_until_ack(call, response, tid, now)
+
+    def _reinvite_cancelled(self, call: Call, invite_id: int, now: float) -> bool:
+        """§9.2 for a re-INVITE not answered yet: 487 for it, and its
+        provisional stops repeating; the session goes on as it was. False
+        when ``invite_id`` is not such a re-INVITE of ``call``. (The CANCEL's
+        own 200 is the caller's, :mod:`.uas`.)"""
+        reinvite = call.incoming_reinvite
+        if reinvite is None or reinvite.transaction_id != invite_id:
+            return False
+        call.incoming_reinvite = None
+        reinvite.restore(call)
+        self._cancel_timer(("ringing", id(call)))
+        self._respond(invite_id, reinvite.request, 487, now)
+        return True
 
     def reject(self, call: Call, now: float, status: int = 486) -> None:
         """Refuse an incoming call with a final non-2xx status."""

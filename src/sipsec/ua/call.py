@@ -47,6 +47,14 @@ class _Answer:
 class _IncomingReinvite:
     transaction_id: int
     request: Request
+    # §14.2: a re-INVITE that fails leaves the session as it was, so the
+    # peer's description in force before it is put back.
+    previous_body: bytes = b""
+    previous_content_type: str | None = None
+
+    def restore(self, call: Call) -> None:
+        call.remote_body = self.previous_body
+        call.remote_content_type = self.previous_content_type
 
 
 @dataclass(slots=True)

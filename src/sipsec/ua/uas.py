@@ -81,7 +81,9 @@ class UasMixin(AnswerMixin):
         elif request.method == "OPTIONS":
             self._answer_options(transaction_id, request, now)
         elif request.method == "INVITE" and call is not None:
-            call.incoming_reinvite = _IncomingReinvite(transaction_id, request)
+            call.incoming_reinvite = _IncomingReinvite(
+                transaction_id, request, call.remote_body, call.remote_content_type
+            )
             call.take_body(request)
             self._server_calls[transaction_id] = call
             self._emit(ReinviteReceived(call, request))
@@ -125,6 +127,8 @@ class UasMixin(AnswerMixin):
             self._respond(transaction_id, request, 481, now)
             return
         self._respond(transaction_id, request, 200, now)
+        if invite_id is not None and self._reinvite_cancelled(call, invite_id, now):
+            return
         if call.state in (CallState.INCOMING, CallState.RINGING) and invite_id is not None:
             self._respond(invite_id, call.request, 487, now, to_tag=call.local_tag)
             self._call_failed(call, 487, "cancelled by the caller")
