@@ -21,8 +21,9 @@ TLS client without a certificate opens no listener). Either side may hang
 up: the caller after ``duration``, the callee with ``answer(hangup_after=)``;
 each summary says who did.
 
-This module is what a user does (register, call, answer); the state,
-start and close, media sessions and event waits are :mod:`.ua_app_base`'s.
+This module is what a user does (register, query with OPTIONS, call,
+answer); the state, start and close, media sessions and event waits are
+:mod:`.ua_app_base`'s.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from sipsec.ua import (
     CallEnded,
     CallFailed,
     IncomingCall,
+    OptionsAnswered,
     Registered,
     RegistrationFailed,
     UaEvent,
@@ -109,6 +111,27 @@ class UaApp(UaAppBase):
             ):
                 self._registered = False
                 return
+
+    # -- OPTIONS (RFC 3261 §11) ----------------------------------------------------------
+    async def options(self, target: str) -> OptionsAnswered:
+        """Ask ``target`` what it supports; its answer, whatever the status
+        (a 401/407 we could not answer, or 408 / 503 when none came, as
+        :class:`OptionsAnswered` reports them). Only this caller gets it;
+        registration waiters never see it. :class:`UaAppError` when
+        ``target`` is no SIP URI or no answer came within ``settings.timeout``."""
+        endpoint, ua, pump = self._parts()
+        try:
+            call_id = ua.options(target, endpoint.now())
+        except LocalProtocolError as exc:
+            raise UaAppError(f"cannot query {target}: {exc.reason}", kind="usage") from None
+        answer = pump.expect_options(call_id)  # before the flush drains an early answer
+        try:
+            self._flush()
+            return await asyncio.wait_for(answer, self.settings.timeout)
+        except TimeoutError:
+            raise UaAppError(f"no answer to OPTIONS from {target}", 408, kind="network") from None
+        finally:
+            pump.forget_options(call_id)
 
     # -- calling ---------------------------------------------------------------------
     async def call(self, target: str, duration: float) -> CallSummary:

@@ -4,8 +4,10 @@
 the UA core answers with its own events (``Registered``, ``CallAnswered`` …)
 from ``next_ua_event()``. :class:`UaPump` stands between the two: it
 forwards every TU call to the :class:`~sipsec.ua.UserAgent` and, after each,
-drains the UA's events into one queue per call (and one for registration),
-so an ``async`` caller can ``await`` what concerns it without polling.
+drains the UA's events to whoever asked: one queue per call, one future per
+OPTIONS (by its Call-ID), one queue for registration, so an ``async`` caller
+can ``await`` what concerns it without polling, and never gets what
+concerns somebody else.
 
 It also redacts keys from the ``-v`` trace: :func:`redact_keys` blanks the
 octets of ``a=crypto`` and ``k=`` lines and summarises S/MIME bodies, so a
@@ -19,7 +21,7 @@ import re
 
 from sipsec.sip import SipUri
 from sipsec.transaction import Event, Peer, TransactionLayer
-from sipsec.ua import Call, IncomingCall, UaEvent, UserAgent
+from sipsec.ua import AuthenticationFailed, Call, IncomingCall, OptionsAnswered, UaEvent, UserAgent
 
 __all__ = ["UaPump", "redact_keys"]
 
@@ -32,7 +34,9 @@ class UaPump:
         self.registration: asyncio.Queue[UaEvent] = asyncio.Queue()
         self.incoming: asyncio.Queue[IncomingCall] = asyncio.Queue()
         self.events_seen = 0
+        self.unclaimed = 0  # OPTIONS answers nobody waited for (any more)
         self._calls: dict[int, asyncio.Queue[UaEvent]] = {}
+        self._options: dict[str, asyncio.Future[OptionsAnswered]] = {}
 
     # -- the TransactionUser protocol, forwarded -------------------------------------
     @property
@@ -71,21 +75,63 @@ class UaPump:
     def forget(self, call: Call) -> None:
         self._calls.pop(id(call), None)
 
+    def expect_options(self, call_id: str) -> asyncio.Future[OptionsAnswered]:
+        """The future of the answer to the OPTIONS ``UserAgent.options``
+        sent with ``call_id``. Ask before the next :meth:`drain`."""
+        future = self._options.get(call_id)
+        if future is None:
+            future = self._options[call_id] = asyncio.get_running_loop().create_future()
+        return future
+
+    def forget_options(self, call_id: str) -> None:
+        future = self._options.pop(call_id, None)
+        if future is not None and not future.done():
+            future.cancel()
+
     def drain(self) -> None:
-        """Move every pending UA event to the queue of whoever waits for it."""
+        """Move every pending UA event to whoever waits for it.
+
+        An :class:`AuthenticationFailed` names no request: it belongs to the
+        event the UA core reports with it, right after it, for the same
+        response — a ``RegistrationFailed``, a call's ``CallFailed`` or
+        ``ReinviteFailed``, an ``OptionsAnswered`` (whose 401/407 says the
+        same). So it is held for one event and goes where that one goes;
+        an OPTIONS's, or a call's, never reaches a registration waiter."""
+        held: AuthenticationFailed | None = None
         while (event := self.ua.next_ua_event()) is not None:
             self.events_seen += 1
-            if isinstance(event, IncomingCall):
-                self.follow(event.call)
-                self.incoming.put_nowait(event)
+            if isinstance(event, AuthenticationFailed):
+                if held is not None:
+                    self._route(held, None)
+                held = event
                 continue
-            call = getattr(event, "call", None)
-            if call is None:
-                self.registration.put_nowait(event)
+            self._route(event, held)
+            held = None
+        if held is not None:
+            self._route(held, None)
+
+    def _route(self, event: UaEvent, auth: AuthenticationFailed | None) -> None:
+        if isinstance(event, IncomingCall):
+            self.follow(event.call)
+            self.incoming.put_nowait(event)
+            return
+        if isinstance(event, OptionsAnswered):
+            future = self._options.pop(event.call_id, None)
+            if future is None or future.done():
+                self.unclaimed += 1
             else:
-                queue = self._calls.get(id(call))
-                if queue is not None:  # else: a call nobody follows any more
-                    queue.put_nowait(event)
+                future.set_result(event)
+            return
+        call = getattr(event, "call", None)
+        if call is None:
+            queue: asyncio.Queue[UaEvent] | None = self.registration
+        else:
+            queue = self._calls.get(id(call))  # None: a call nobody follows any more
+        if queue is None:
+            return
+        if auth is not None:
+            queue.put_nowait(auth)
+        queue.put_nowait(event)
 
 
 _CRYPTO = re.compile(rb"(a=crypto:\S+\s+\S+\s+)(\S+)")
