@@ -29,29 +29,12 @@ from sipsec.smime import (
 from sipsec.smime.enveloped import decrypt, encrypt
 from sipsec.smime.signed import sign, verify
 
+from .._strategies import mutated
 from .conftest import NOW
 
 CONTENT = b"Content-Type: application/sdp\r\n\r\nv=0\r\ns=-\r\n"
 # Run once by hand with SIPSEC_FUZZ_EXAMPLES=20000 for a deeper search.
 EXAMPLES = int(os.environ.get("SIPSEC_FUZZ_EXAMPLES", "300"))
-
-
-@st.composite
-def mutated(draw: st.DrawFn, original: bytes) -> bytes:
-    data = bytearray(original)
-    how = draw(st.sampled_from(["truncate", "flip", "splice", "random"]))
-    if how == "truncate":
-        return bytes(data[: draw(st.integers(0, len(data) - 1))])
-    if how == "flip":
-        for _ in range(draw(st.integers(1, 4))):
-            i = draw(st.integers(0, len(data) - 1))
-            data[i] ^= draw(st.integers(1, 255))
-        return bytes(data)
-    if how == "splice":
-        i = draw(st.integers(0, len(data)))
-        j = draw(st.integers(i, min(len(data), i + 40)))
-        return bytes(data[:i] + draw(st.binary(max_size=40)) + data[j:])
-    return draw(st.binary(max_size=200))
 
 
 def _only_typed_errors(call: Callable[[], Any]) -> None:

@@ -34,6 +34,7 @@ from sipsec.ua.media_offer import (
 # certificates are valid at that instant.
 from .._pki import NOW, Authority, Credentials
 from .._pki import Pki as SharedPki
+from .._strategies import mutated
 
 ALICE, BOB = "sip:alice@atlanta.example", "sip:bob@biloxi.example"
 # Run once by hand with SIPSEC_FUZZ_EXAMPLES=20000 for a deeper search.
@@ -428,28 +429,6 @@ JUNK_LINES = [
 ]
 
 
-@st.composite
-def mutated(draw: st.DrawFn, original: bytes) -> bytes:
-    data = bytearray(original)
-    how = draw(st.sampled_from(["truncate", "flip", "splice", "lines"]))
-    if how == "truncate":
-        return bytes(data[: draw(st.integers(0, len(data) - 1))])
-    if how == "flip":
-        for _ in range(draw(st.integers(1, 4))):
-            i = draw(st.integers(0, len(data) - 1))
-            data[i] ^= draw(st.integers(1, 255))
-        return bytes(data)
-    if how == "splice":
-        i = draw(st.integers(0, len(data)))
-        j = draw(st.integers(i, min(len(data), i + 40)))
-        return bytes(data[:i] + draw(st.binary(max_size=40)) + data[j:])
-    lines = bytes(data).split(b"\r\n")
-    k = draw(st.integers(0, len(lines) - 1))
-    junk = draw(st.sampled_from(JUNK_LINES))
-    lines[k] = junk
-    return b"\r\n".join(lines)
-
-
 def _typed_only(pki: Pki, body: bytes, content_type: str, offer: LocalOffer | None) -> None:
     policy = _policy(pki, "bob")
     try:
@@ -479,7 +458,10 @@ def test_mutated_sdp_offers_and_answers_raise_typed_errors(pki: Pki, data: st.Da
     )
     as_answer = data.draw(st.booleans())
     _typed_only(
-        pki, data.draw(mutated(offer.body.body)), "application/sdp", offer if as_answer else None
+        pki,
+        data.draw(mutated(offer.body.body, junk_lines=JUNK_LINES)),
+        "application/sdp",
+        offer if as_answer else None,
     )
 
 
@@ -493,7 +475,7 @@ def smime_offer(pki: Pki) -> LocalOffer:
 def test_mutated_smime_bodies_raise_typed_errors(
     pki: Pki, smime_offer: LocalOffer, data: st.DataObject
 ) -> None:
-    body = data.draw(mutated(smime_offer.body.body))
+    body = data.draw(mutated(smime_offer.body.body, junk_lines=JUNK_LINES))
     ctype = data.draw(
         st.sampled_from([smime_offer.body.content_type, "application/pkcs7-mime",
                          "multipart/signed; boundary=", "application/pkcs7-mime; smime-type=\""])
