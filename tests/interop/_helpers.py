@@ -36,14 +36,24 @@ def tls_args(pki: Pki, aor: str | None = None) -> list[str]:
     return args
 
 
-def call_summary(output: str, describe: str) -> re.Match[str]:
-    """The summary line of an answered call with media both ways and nothing rejected."""
+# On an SRTP call without rtcp-mux, baresip 1.0 sends two RTCP packets in
+# clear to the RTCP port (RTP + 1): an APP "PING" as its stream starts, before
+# its SRTP hooks are on, and its BYE as it hangs up, after they are off
+# (seen in a capture). sipsec rightly rejects unauthenticated RTCP (RFC 3711
+# §3.4) when its RTCP port is open as one arrives; whether it is open yet (or
+# still) is a race between two processes, lost now and then under load.
+BARESIP_CLEAR_RTCP = 2
+
+
+def call_summary(output: str, describe: str, *, clear_rtcp: int = 0) -> re.Match[str]:
+    """The summary line of an answered call with media both ways and nothing
+    rejected but, at most, the ``clear_rtcp`` packets the peer sent in clear."""
     summary = SUMMARY.search(output)
     assert summary is not None, describe
     assert summary["status"] == "200"
     assert int(summary["sent"]) > 0
     assert int(summary["received"]) > 0
-    assert summary["rejected"] == "0"
+    assert int(summary["rejected"]) <= clear_rtcp, describe
     return summary
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import socket
 import struct
@@ -40,6 +41,25 @@ def wav_peak(path: Path) -> tuple[int, int]:
         data = wav.readframes(wav.getnframes())
     samples = struct.unpack(f"<{len(data) // 2}h", data)
     return len(samples), max((abs(s) for s in samples), default=0)
+
+
+def open_by(pid: int | None, path: Path) -> bool:
+    """Whether process ``pid`` holds ``path`` open (Linux ``/proc``, as the
+    Debian peers here need): False once it closed it, or exited."""
+    if pid is None:
+        return False
+    target = str(path.resolve())
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # exited (or not ours to look at): nothing is open
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(fd) == target:
+                return True
+        except OSError:  # closed while we looked
+            continue
+    return False
 
 
 # What the ``baresip`` fixture returns: start(user, outbound, *, domain=…,
@@ -203,11 +223,23 @@ class Baresip:
         self.process.stop()
 
     def decoded(self) -> Path:
-        """The WAV file sndfile writes with what this UA decoded in its (one) call."""
+        """The WAV file sndfile wrote with what this UA decoded in its (one)
+        call, once it is complete.
+
+        baresip sends CALL_CLOSED before it destroys the call's audio, and
+        sndfile writes the WAV header only when it closes the file: read
+        straight after the event, the header may still be missing (wave.Error,
+        seen as a flake under load). So wait until baresip has closed it."""
         files = sorted(self.workdir.glob("dump-*-dec.wav"))
         if len(files) != 1:
             raise self.process.fail(f"expected one decoded-audio dump, found {files}")
-        return files[0]
+        path = files[0]
+        self.process.wait_until(
+            f"{path.name} closed by baresip",
+            lambda: not open_by(self.process.pid, path),
+            START_TIMEOUT,
+        )
+        return path
 
     def wait_decoded(self, seconds: float, timeout: float = 10.0) -> None:
         """Until sndfile has written ``seconds`` of decoded audio (8 kHz, 16-bit)."""

@@ -15,6 +15,7 @@ import pytest
 
 from .._pki import Pki
 from ._helpers import (
+    BARESIP_CLEAR_RTCP,
     assert_heard_tone,
     call_summary,
     password_args,
@@ -154,7 +155,8 @@ def test_sipsec_calls_baresip_through_kamailio(
         "-v",
     )
     assert run.returncode == 0, run.describe()
-    summary = call_summary(run.stdout, run.describe())
+    clear_rtcp = BARESIP_CLEAR_RTCP if secure else 0
+    summary = call_summary(run.stdout, run.describe(), clear_rtcp=clear_rtcp)
     assert int(summary["auth_failures"]) == 0
     if secure:
         assert summary["media"] != "plain RTP"
@@ -184,6 +186,10 @@ def test_baresip_calls_sipsec_answer_through_kamailio(
 ) -> None:
     """The other direction: sipsec answers (UAS) behind Kamailio, baresip calls."""
     secure = transport == "tls"
+    # bob first: ``--wait`` counts from "answering as", so a baresip slow to
+    # start and register under load must not eat into it (it could take up
+    # to 2 × START_TIMEOUT, all of the old --wait 20).
+    bob = start_bob(baresip, kamailio, secure=secure)
     options, env = password_args()
     argv = sipsec_argv(
         "answer",
@@ -194,7 +200,7 @@ def test_baresip_calls_sipsec_answer_through_kamailio(
         "--calls",
         "1",
         "--wait",
-        "20",
+        "60",  # a bound for a broken run only: the call comes as soon as bob dials
         "--media",
         "srtp" if secure else "rtp",
         "--play",
@@ -205,16 +211,16 @@ def test_baresip_calls_sipsec_answer_through_kamailio(
         PeerProcess("sipsec answer", argv, tmp_path / "sipsec-answer.log", tmp_path)
     )
     answerer.start(env=env)
-    answerer.wait_until("'answering as'", lambda: "answering as" in answerer.log(), 10)
-
-    bob = start_bob(baresip, kamailio, secure=secure)
+    # Printed once the REGISTER was answered: alice is reachable from here on.
+    answerer.wait_until("'answering as'", lambda: "answering as" in answerer.log(), 30)
     bob.control.command("dial", ALICE)
     bob.control.wait_event("CALL_ESTABLISHED", 10, unless=["CALL_CLOSED"])
     bob.wait_decoded(0.5)
     bob.control.command("hangup")
     bob.control.wait_event("CALL_CLOSED", 10)
 
-    assert answerer.wait_exit(10) == 0, answerer.log()
-    summary = call_summary(answerer.log(), answerer.log())
+    assert answerer.wait_exit(30) == 0, answerer.log()
+    clear_rtcp = BARESIP_CLEAR_RTCP if secure else 0
+    summary = call_summary(answerer.log(), answerer.log(), clear_rtcp=clear_rtcp)
     assert (summary["media"] != "plain RTP") == secure
     assert_heard_tone(bob)  # sipsec's 1 kHz tone at amplitude 8000, through G.711

@@ -10,12 +10,13 @@ results, error types and purge counts — after every step.
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sipsec.proxy import (
@@ -153,6 +154,27 @@ operations = st.lists(
 )
 
 
+def _update(cseq: int, *contacts: str, expires: int | None = 60, wildcard: bool = False) -> Any:
+    return RegisterUpdate(
+        "x", cseq, tuple(ContactUpdate(c) for c in contacts), expires, wildcard=wildcard
+    )
+
+
+# One sequence that reaches every rule the test asserts it reached, run on
+# every seed: random sequences reach TooManyBindings in only a few per cent
+# of them, so 300 of them sometimes missed it and the final check failed
+# (seen as a flake; reproduced with --hypothesis-seed=2 and =4).
+EVERY_RULE = [
+    ("register", 0, _update(1, *CONTACTS[:4])),  # 4 > max_bindings: TooManyBindings
+    ("register", 0, _update(1, CONTACTS[0])),  # accepted
+    ("register", 1, _update(1, CONTACTS[0])),  # the same binding, same CSeq: OutOfOrder
+    ("register", 0, _update(2, CONTACTS[1], expires=5)),  # IntervalTooBrief
+    ("register", 2, _update(1, expires=60, wildcard=True)),  # "*" needs Expires 0: Invalid
+    ("tick", 100),
+    ("purge",),  # the binding of 60 s is gone: purge removed
+]
+
+
 def _outcome(call: Any, *args: Any) -> Any:
     try:
         return call(*args)
@@ -168,6 +190,7 @@ def test_backends_agree_with_the_model(tmp_path: Path, request: pytest.FixtureRe
         "sqlite": SqliteLocationStore(SqliteDatabase(db_path, durable=False)),
     }
     redis_client = None
+    prefix = f"model-{uuid.uuid4().hex}:"
     try:
         url = request.getfixturevalue("redis_url")
     except pytest.skip.Exception:
@@ -178,7 +201,8 @@ def test_backends_agree_with_the_model(tmp_path: Path, request: pytest.FixtureRe
         from sipsec.proxy import RedisLocationStore
 
         redis_client = redis.Redis.from_url(url)
-        stores["redis"] = RedisLocationStore(redis_client, prefix="model:")
+        # A prefix of its own: a redis-server shared with another run cannot mix in.
+        stores["redis"] = RedisLocationStore(redis_client, prefix=prefix)
     examples = 0
     # How often each outcome occurred, so the test proves it reached every rule.
     seen: dict[str, int] = {}
@@ -190,12 +214,15 @@ def test_backends_agree_with_the_model(tmp_path: Path, request: pytest.FixtureRe
             conn.execute("DELETE FROM bindings")
         db.close()
         if redis_client is not None:
-            keys = list(redis_client.scan_iter(match="model:*"))
+            keys = list(redis_client.scan_iter(match=f"{prefix}*"))
             if keys:
                 redis_client.delete(*keys)
 
-    @settings(max_examples=EXAMPLES, deadline=None)
+    # too_slow is a wall-clock health check on data generation: on a loaded
+    # machine it failed runs for no fault of the code under test.
+    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(ops=operations)
+    @example(ops=EVERY_RULE)
     def run(ops: list[tuple[Any, ...]]) -> None:
         nonlocal examples
         examples += 1
