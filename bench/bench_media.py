@@ -6,19 +6,24 @@ slice), RTP packetising, SRTP protect, SRTP unprotect, RTP parse +
 statistics + jitter buffer, playout + G.711 decode — timed alone, with
 libsrtp (pylibsrtp) protecting and unprotecting the same packets as the
 reference, and the socket cost per datagram: the syscalls alone (the
-floor), the media sessions' UdpPort (sendto + reader callback) and, for
-comparison, asyncio's datagram transport (sendto + datagram_received).
+floor), a UdpPort with its own reader (on uvloop its native transport), a
+UdpPort read by a MediaPoller drain (one epoll for all the sockets of a
+driver, read at its ticks, kernel arrival stamps) and, for comparison,
+asyncio's datagram transport (sendto + datagram_received).
 
 Part 2, the figure: this process holds N media sessions (one leg of N
 calls: 50 packets/s out, 50 packets/s in, SRTP AES_CM_128_HMAC_SHA1_80,
 µ-law, jitter buffer, playout decoded); a second process holds the N peer
 legs.  All legs of a process share one MediaDriver timer (``--timers
-session`` gives each its own asyncio timer instead).  Each run lasts a few
-seconds of real time; a call load passes when fewer than 1 % of the
+session`` gives each its own asyncio timer instead; ``--resolution`` sets
+the driver's tick; ``--reader`` whether its poller reads their sockets at
+the ticks).
+Each run lasts a few seconds of real time; a call load passes when fewer than 1 % of the
 packets this process sent left more than half a ptime (10 ms) late and at
 least 99 % of the peer's packets were received.  The CPU time this process
-spent per packet it handled is printed beside it, and from it the number
-of calls one whole core could carry.  The figure is the largest load that
+spent per packet it handled is printed beside it (and the kernel's part of
+it, and the loop wake-ups the media asked for), and from it the number of
+calls one whole core could carry.  The figure is the largest load that
 passes with every smaller one passing too.
 
     .venv/bin/python bench/bench_media.py                 # the whole ladder
@@ -32,6 +37,7 @@ import asyncio
 import json
 import os
 import random
+import resource
 import socket
 import subprocess
 import sys
@@ -42,8 +48,9 @@ from sipsec.rtp import MediaConfig, MediaStream, g711
 from sipsec.rtp.packet import build_rtp
 from sipsec.rtp.quality import sweep_tone
 from sipsec.srtp import SrtpContext
-from sipsec.transport.media import MediaDriver, MediaSession
+from sipsec.transport.media import PLAYOUT_PERIOD, MediaDriver, MediaSession
 from sipsec.transport.media_crypto import MediaCrypto
+from sipsec.transport.media_poll import MediaPoller
 from sipsec.transport.media_socket import UdpPort
 
 SUITE = "AES_CM_128_HMAC_SHA1_80"
@@ -155,7 +162,8 @@ def sans_io_cost(legs: int = 50, seconds: float = 4.0) -> float:
                     if plain is not None:
                         peer.receive(plain, addr, t + 0.001, rtcp)
                         packets += 1
-                stream.take_audio()
+                if stream.pending_audio >= PLAYOUT_PERIOD:  # as MediaSession takes it
+                    stream.take_audio()
         t += PTIME
     return (time.thread_time() - start) / max(packets, 1) * 1e6
 
@@ -244,6 +252,38 @@ async def udp_port_cost(n: int = 20000) -> float:
     return elapsed / n * 1e6
 
 
+async def poller_cost(n: int = 20000) -> float:
+    """Microseconds per datagram the way a polled driver's sessions move them:
+    one UdpPort.sendto plus one datagram read by a MediaPoller drain (recvmsg
+    with the kernel's arrival stamp), 20 datagrams a drain as a tick finds
+    them.  The drain rides on the tick's wake-up, so unlike the reader's
+    figure no loop iteration of its own is in it."""
+    loop = asyncio.get_running_loop()
+    poller = MediaPoller(loop)
+    count = [0]
+
+    def arrived(_data: bytes, _addr: tuple[str, int], _at: float) -> None:
+        count[0] += 1
+
+    sink = await UdpPort.open(
+        "127.0.0.1", 0, lambda *_: None, lambda _exc: None, poller=poller, on_arrival=arrived
+    )
+    source = await UdpPort.open("127.0.0.1", 0, lambda *_: None, lambda _exc: None)
+    data, to = bytes(182), sink.address
+    start = time.perf_counter()
+    for i in range(n):
+        source.sendto(data, to)
+        if i % 20 == 19:
+            poller.drain()
+    poller.drain()
+    elapsed = time.perf_counter() - start
+    source.close()
+    sink.close()
+    poller.close()
+    assert count[0] == n, f"{count[0]} of {n} datagrams read"
+    return elapsed / n * 1e6
+
+
 # -- part 2: N call legs in real time ------------------------------------------
 
 
@@ -264,7 +304,13 @@ async def idle_stalls(seconds: float = 2.0) -> tuple[float, float]:
 async def bind_legs(calls: int) -> list[MediaSession]:
     # One timer for all legs (MediaDriver) unless SIPSEC_BENCH_TIMERS=session.
     shared = os.environ.get("SIPSEC_BENCH_TIMERS", "driver") == "driver"
-    driver = MediaDriver() if shared else None
+    resolution = os.environ.get("SIPSEC_BENCH_RESOLUTION")
+    reader = os.environ.get("SIPSEC_BENCH_READER", "auto")
+    poll = {"auto": None, "poller": True, "socket": False}[reader]
+    driver = None
+    if shared:
+        tick = 0.002 if resolution is None else float(resolution) / 1000
+        driver = MediaDriver(tick, poll=poll)
     return [await MediaSession.bind(MediaConfig(), driver=driver) for _ in range(calls)]
 
 
@@ -301,12 +347,18 @@ def leg_report(sessions: list[MediaSession]) -> dict[str, float]:
         worst = max(worst, s.stream.sender.max_lateness)
         received += s.stream.stats.received if s.stream.stats else 0
         early += s.unstarted_drops
+    driver = sessions[0].driver if sessions else None
+    poller = driver.poller if driver is not None else None
     return {
         "sent": sent,
         "late": late,
         "received": received,
         "worst_ms": worst * 1000,
         "before_start": early,
+        # Loop wake-ups the media asked for: driver ticks, and the poller's
+        # own reads when no tick was near.  Per-socket reader callbacks (no
+        # poller) and per-session timers (no driver) are not counted.
+        "wakeups": (driver.wakeups if driver else 0) + (poller.wakeups if poller else 0),
     }
 
 
@@ -330,23 +382,29 @@ async def measure(calls: int, seconds: float) -> dict[str, float]:
         go = prepare_legs(sessions, seconds, remote, keys)
         peer.stdin.write("go\n")
         peer.stdin.flush()
-        cpu0, wall0 = time.process_time(), time.perf_counter()
+        usage0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         go()
         await asyncio.gather(*(s.wait_sent() for s in sessions))
         # The peer reports once its own legs have sent everything.
         peer_line = await loop.run_in_executor(None, peer.stdout.readline)
         peer_report = json.loads(peer_line)
         await asyncio.sleep(0.2)  # its last packets, still in flight
-        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        usage, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - wall0
         report = leg_report(sessions)
         for s in sessions:
             s.close()
     finally:
         peer.wait(timeout=seconds + 30)
+    user = usage.ru_utime - usage0.ru_utime
+    system = usage.ru_stime - usage0.ru_stime
+    cpu = user + system
     report["cpu_share"] = cpu / wall
     # CPU per packet this process handled (sent or received): not fooled when
     # a starved process simply leaves packets unread.
-    report["cpu_per_packet"] = cpu / max(report["sent"] + report["received"], 1)
+    packets = max(report["sent"] + report["received"], 1)
+    report["cpu_per_packet"] = cpu / packets
+    report["system_per_packet"] = system / packets  # the kernel's share: syscalls
+    report["wakeups_per_second"] = report["wakeups"] / wall
     report["peer_late"] = peer_report["late"]
     report["peer_sent"] = peer_report["sent"]
     return report
@@ -386,8 +444,24 @@ def main() -> None:
         default=os.environ.get("SIPSEC_BENCH_TIMERS", "driver"),
         help="one shared MediaDriver timer (default) or one asyncio timer per session",
     )
+    parser.add_argument(
+        "--resolution",
+        type=float,
+        default=None,
+        help="the MediaDriver's tick resolution in ms (default: MediaDriver's own)",
+    )
+    parser.add_argument(
+        "--reader",
+        choices=["auto", "poller", "socket"],
+        default=os.environ.get("SIPSEC_BENCH_READER", "auto"),
+        help="how a driver's sessions read: one MediaPoller at the ticks, each socket "
+        "on its own, or auto (the poller on asyncio's loop, sockets on uvloop)",
+    )
     args = parser.parse_args()
+    os.environ["SIPSEC_BENCH_READER"] = args.reader  # the peer process inherits it
     os.environ["SIPSEC_BENCH_TIMERS"] = args.timers  # the peer process inherits it
+    if args.resolution is not None:
+        os.environ["SIPSEC_BENCH_RESOLUTION"] = str(args.resolution)
     loop_name = "uvloop" if args.uvloop else args.loop
     if loop_name == "auto":
         try:
@@ -408,7 +482,17 @@ def main() -> None:
     print("== where the time goes: one packet, stage by stage (µs) ==")
     costs = stages()
     costs["asyncio sendto + datagram_received"] = asyncio.run(socket_cost())
-    costs["UdpPort sendto + reader (sessions)"] = asyncio.run(udp_port_cost())
+    costs["UdpPort sendto + reader (own socket)"] = asyncio.run(udp_port_cost())
+    if MediaPoller.available():
+        costs["UdpPort sendto + poller drain (driver)"] = asyncio.run(poller_cost())
+    # What a driver's sessions use here: --reader, or by default the poller on
+    # asyncio's loop and each socket's own reader on uvloop (MediaDriver).
+    polled = args.reader == "poller" or (args.reader == "auto" and loop_name == "asyncio")
+    socket_path = (
+        "UdpPort sendto + poller drain (driver)"
+        if polled and MediaPoller.available()
+        else "UdpPort sendto + reader (own socket)"
+    )
     floor_send, floor_receive = syscall_floor()
     costs["floor: raw sendto syscall"] = floor_send
     costs["floor: raw recvfrom syscall"] = floor_receive
@@ -418,7 +502,7 @@ def main() -> None:
         "SRTP protect (sipsec)": 1,
         "SRTP unprotect (sipsec)": 1,
         "RTP receive + playout + G.711 decode": 1,
-        "UdpPort sendto + reader (sessions)": 1,  # one sent, one received
+        socket_path: 1,  # one sent, one received
     }
     leg = sum(costs[name] * n for name, n in leg_parts.items())
     for name, us in costs.items():
@@ -439,11 +523,11 @@ def main() -> None:
     print(
         f"  whole legs without sockets (50 calls, fake clock, thread CPU): {whole:.1f} µs per "
         f"packet sent and received; with the socket cost above: "
-        f"~{1e6 / (50 * (whole + costs['UdpPort sendto + reader (sessions)'])):.0f} calls per core"
+        f"~{1e6 / (50 * (whole + costs[socket_path])):.0f} calls per core"
     )
     print(
         f"\n== real time: N call legs here, N peers in another process, {args.seconds:.0f} s, "
-        f"timers: {args.timers}, loop: {loop_name} =="
+        f"timers: {args.timers}, reader: {args.reader}, loop: {loop_name} =="
     )
     p99, worst = asyncio.run(idle_stalls())
     print(f"  idle loop, 5 ms sleeps: woken late by {p99:.1f} ms (p99), {worst:.1f} ms (max)")
@@ -460,7 +544,9 @@ def main() -> None:
             f"  {calls:5d} calls: sent {r['sent']:.0f}, late {100 * late:5.2f} % "
             f"(worst {r['worst_ms']:.0f} ms), received {r['received']:.0f}/{r['peer_sent']:.0f}, "
             f"CPU {100 * r['cpu_share']:.0f} % of a core, "
-            f"{1e6 * r['cpu_per_packet']:.0f} µs/packet -> {per_core:.0f} calls/core  "
+            f"{1e6 * r['cpu_per_packet']:.0f} µs/packet "
+            f"({1e6 * r['system_per_packet']:.0f} in the kernel, "
+            f"{r['wakeups_per_second']:.0f} wake-ups/s) -> {per_core:.0f} calls/core  "
             f"{'ok' if ok else 'FAIL'}"
         )
         if ok and best == previous:

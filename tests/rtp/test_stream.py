@@ -367,3 +367,46 @@ def test_batched_playout_plays_what_frame_by_frame_decoding_plays(
     played = net.recording("b") + b.take_audio()
     assert played == b"".join(shadow.expected)
     assert len(played) > 0 and shadow.twin.played_frames == shadow.played_frames
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sets(st.integers(0, 79), max_size=80),
+    st.sets(st.integers(0, 79), max_size=10),
+    st.sampled_from([0, 8]),
+)
+def test_the_audio_taken_does_not_depend_on_when_it_is_taken(
+    takes: set[int], drop: set[int], pt: int
+) -> None:
+    """MediaSession takes the played-out audio every few frames while sending
+    (transport.media.PLAYOUT_PERIOD), not every tick: whatever the schedule,
+    the PCM is the same octets a take after every tick gives, and pending_audio
+    counts what waits."""
+    a = MediaStream(MediaConfig(payload_type=pt), now=0.0, remote_rtp=B, audio=TONE[: 60 * 320])
+    every, sometimes = (
+        MediaStream(MediaConfig(payload_type=pt), now=0.0, remote_rtp=A, rng=random.Random(2))
+        for _ in range(2)
+    )
+    taken_every: list[bytes] = []
+    taken_sometimes: list[bytes] = []
+    for step in range(80):
+        now = step * 0.02
+        a.handle_timer(now)
+        for data, _, rtcp in a.datagrams_to_send():
+            if not rtcp and step in drop:
+                continue
+            for b in (every, sometimes):
+                b.receive(data, A, now + 0.001, rtcp)
+        for b in (every, sometimes):
+            b.handle_timer(now + 0.001)
+        taken_every.append(every.take_audio())
+        assert every.pending_audio == 0
+        if step in takes:
+            taken_sometimes.append(sometimes.take_audio())
+            assert sometimes.pending_audio == 0
+    sometimes.close(2.0)
+    every.close(2.0)
+    taken_every.append(every.take_audio())
+    taken_sometimes.append(sometimes.take_audio())
+    assert b"".join(taken_sometimes) == b"".join(taken_every)
+    assert len(b"".join(taken_every)) >= 2 * 160 * (60 - len(drop))

@@ -186,6 +186,11 @@ class MediaStream:
     def next_event(self) -> MediaEvent | None:
         return self._events.popleft() if self._events else None
 
+    @property
+    def pending_audio(self) -> int:
+        """Frames (and silent gaps) played out and not yet taken by :meth:`take_audio`."""
+        return len(self._played)
+
     def take_audio(self) -> bytes:
         """The PCM played out since the last call (decoded audio and silence)."""
         played = self._played

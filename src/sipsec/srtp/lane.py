@@ -121,7 +121,10 @@ class TxLane(_Lane):
             return None
         stream = self._stream
         highest = stream.highest
-        index = seq if highest <= MEDIAN else estimate_index(highest, seq)
+        if seq == (highest + 1) & 0xFFFF:
+            index = highest + 1  # the next packet: what estimate_index gives, without the call
+        else:
+            index = seq if highest <= MEDIAN else estimate_index(highest, seq)
         delta = index - highest
         if delta <= 0:
             return None  # a repeat or an old index: the general path refuses or allows it
@@ -172,7 +175,10 @@ class RxLane(_Lane):
             return None
         stream = self._stream
         highest = stream.highest
-        index = seq if highest <= MEDIAN else estimate_index(highest, seq)
+        if seq == (highest + 1) & 0xFFFF:
+            index = highest + 1  # the next packet: what estimate_index gives, without the call
+        else:
+            index = seq if highest <= MEDIAN else estimate_index(highest, seq)
         delta = index - highest
         if delta <= 0:
             return None  # replay checks against the window: the general path

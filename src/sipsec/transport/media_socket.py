@@ -15,6 +15,10 @@ That is for asyncio's own selector loop, whose transport is Python.  Other
 loops (uvloop) implement the datagram transport natively, and there it is
 the cheaper path (``bench/bench_media.py`` measures both): the port then
 wraps a transport whose protocol hands each datagram straight on.
+
+A port opened with a ``poller`` (:mod:`sipsec.transport.media_poll`, the
+sockets of a media driver read in bulk) is read by that poller on any loop
+and written with ``sock.sendto``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ import ipaddress
 import socket
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sipsec.transport.media_poll import Arrival, MediaPoller
 
 __all__ = ["UdpPort"]
 
@@ -49,11 +57,33 @@ async def _addresses(host: str, loop: asyncio.AbstractEventLoop) -> list[tuple[i
     return [(socket.AF_INET6 if literal.version == 6 else socket.AF_INET, host)]
 
 
+class _Binding:
+    """What :meth:`UdpPort.open` was given, passed on to each bind attempt."""
+
+    __slots__ = ("on_arrival", "on_datagram", "on_error", "poller")
+
+    def __init__(
+        self,
+        on_datagram: Callable[[bytes, Address], None],
+        on_error: Callable[[OSError], None],
+        poller: MediaPoller | None,
+        on_arrival: Arrival | None,
+    ) -> None:
+        self.on_datagram = on_datagram
+        self.on_error = on_error
+        self.poller = poller
+        self.on_arrival = on_arrival
+
+
 class _Handoff(asyncio.DatagramProtocol):
     """The protocol of a native transport: each datagram straight to the port's receiver."""
 
     def __init__(self, port: UdpPort) -> None:
         self._port = port
+        if not port._v6:
+            # An IPv4 address is already (host, port): the loop calls the
+            # receiver itself, a Python call less per datagram.
+            self.datagram_received = port._on_datagram  # type: ignore[assignment,method-assign]
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
         port = self._port
@@ -78,6 +108,7 @@ class UdpPort:
         on_error: Callable[[OSError], None],
         *,
         read: bool = True,
+        poller: MediaPoller | None = None,
     ) -> None:
         self._loop = loop
         self._sock = sock
@@ -90,8 +121,9 @@ class UdpPort:
         self.address: Address = (str(host), int(port))
         self.closed = False
         self._transport: asyncio.DatagramTransport | None = None
+        self._poller = poller
         self.send: Callable[[bytes, Address], None] = self._send_raw
-        if read:  # else a native transport reads it (_native)
+        if read and poller is None:  # else a native transport (_native) or the poller reads it
             loop.add_reader(self._fd, self._readable)
 
     @classmethod
@@ -116,37 +148,46 @@ class UdpPort:
         port: int,
         on_datagram: Callable[[bytes, Address], None],
         on_error: Callable[[OSError], None],
+        *,
+        poller: MediaPoller | None = None,
+        on_arrival: Arrival | None = None,
     ) -> UdpPort:
-        """Bind ``host``:``port`` (0: any free port); OSError/OverflowError as bind raises."""
+        """Bind ``host``:``port`` (0: any free port); OSError/OverflowError as bind raises.
+
+        With a ``poller``, it reads the socket and calls ``on_arrival(data,
+        addr, arrival)`` (by default ``on_datagram(data, addr)``).
+        """
         loop = asyncio.get_running_loop()
         candidates = await _addresses(host, loop)
+        bound = _Binding(on_datagram, on_error, poller, on_arrival)
         # Like create_datagram_endpoint: each address of a name in turn, the
         # last one's error if none can be bound.
         *others, last = candidates
         for family, literal in others:
             try:
-                return await cls._bind(loop, family, literal, port, on_datagram, on_error)
+                return await cls._bind(loop, family, literal, port, bound)
             except OSError:
                 continue
-        return await cls._bind(loop, last[0], last[1], port, on_datagram, on_error)
+        return await cls._bind(loop, last[0], last[1], port, bound)
 
     @classmethod
-    async def _bind(  # noqa: PLR0917 - internal, the arguments of open()
-        cls,
-        loop: asyncio.AbstractEventLoop,
-        family: int,
-        literal: str,
-        port: int,
-        on_datagram: Callable[[bytes, Address], None],
-        on_error: Callable[[OSError], None],
+    async def _bind(
+        cls, loop: asyncio.AbstractEventLoop, family: int, literal: str, port: int, bound: _Binding
     ) -> UdpPort:
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
             sock.setblocking(False)
             sock.bind((literal, port))
+            poller = bound.poller
+            if poller is not None:
+                udp = cls(loop, sock, bound.on_datagram, bound.on_error, poller=poller)
+                on_datagram = bound.on_datagram
+                arrival = bound.on_arrival or (lambda data, addr, _at: on_datagram(data, addr))
+                poller.add(sock, arrival, bound.on_error)
+                return udp
             if isinstance(loop, _SelectorLoop):
-                return cls(loop, sock, on_datagram, on_error)
-            return await cls._native(loop, sock, on_datagram, on_error)
+                return cls(loop, sock, bound.on_datagram, bound.on_error)
+            return await cls._native(loop, sock, bound.on_datagram, bound.on_error)
         except BaseException:
             sock.close()
             raise
@@ -208,7 +249,10 @@ class UdpPort:
         if self._transport is not None:
             self._transport.close()  # it closes the socket
             return
-        self._loop.remove_reader(self._fd)
+        if self._poller is not None:
+            self._poller.remove(self._sock)
+        else:
+            self._loop.remove_reader(self._fd)
         if self._backlog:
             self._loop.remove_writer(self._fd)
             self._backlog.clear()
