@@ -28,6 +28,7 @@ passes with every smaller one passing too.
 
     .venv/bin/python bench/bench_media.py                 # the whole ladder
     .venv/bin/python bench/bench_media.py --calls 300 --seconds 8
+    .venv/bin/python bench/bench_media.py --suite AEAD_AES_128_GCM   # RFC 7714 legs
 """
 
 from __future__ import annotations
@@ -48,12 +49,21 @@ from sipsec.rtp import MediaConfig, MediaStream, g711
 from sipsec.rtp.packet import build_rtp
 from sipsec.rtp.quality import sweep_tone
 from sipsec.srtp import SrtpContext
+from sipsec.srtp.profiles import get_profile
 from sipsec.transport.media import PLAYOUT_PERIOD, MediaDriver, MediaSession
 from sipsec.transport.media_crypto import MediaCrypto
 from sipsec.transport.media_poll import MediaPoller
 from sipsec.transport.media_socket import UdpPort
 
-SUITE = "AES_CM_128_HMAC_SHA1_80"
+# --suite (the peer process inherits it through the environment).
+SUITE = os.environ.get("SIPSEC_BENCH_SUITE", "AES_CM_128_HMAC_SHA1_80")
+KEY_LEN = get_profile(SUITE).master_len
+LIBSRTP_PROFILES = {
+    "AES_CM_128_HMAC_SHA1_80": "SRTP_PROFILE_AES128_CM_SHA1_80",
+    "AES_CM_128_HMAC_SHA1_32": "SRTP_PROFILE_AES128_CM_SHA1_32",
+    "AEAD_AES_128_GCM": "SRTP_PROFILE_AEAD_AES_128_GCM",
+    "AEAD_AES_256_GCM": "SRTP_PROFILE_AEAD_AES_256_GCM",
+}
 PTIME = 0.02
 
 
@@ -74,7 +84,7 @@ def per_call(fn: Callable[[], object], n: int = 20000) -> float:
 def stages() -> dict[str, float]:
     pcm = sweep_tone(0.02)
     payload = g711.ulaw_encode(pcm)
-    key = os.urandom(30)
+    key = os.urandom(KEY_LEN)
     tx, rx = SrtpContext(SUITE, key), SrtpContext(SUITE, key)
     seq = iter(range(10**9))
     packets = [build_rtp(0, i & 0xFFFF, i * 160, 0x1234, payload, False) for i in range(100000)]
@@ -99,8 +109,13 @@ def stages() -> dict[str, float]:
     try:
         import pylibsrtp
 
-        policy_tx = pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
-        policy_rx = pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND)
+        profile = getattr(pylibsrtp.Policy, LIBSRTP_PROFILES[SUITE])
+        policy_tx = pylibsrtp.Policy(
+            key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile
+        )
+        policy_rx = pylibsrtp.Policy(
+            key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND, srtp_profile=profile
+        )
         lib_tx = pylibsrtp.Session(policy=policy_tx)
         lib_rx = pylibsrtp.Session(policy=policy_rx)
         lib_in = iter(packets)
@@ -140,7 +155,7 @@ def sans_io_cost(legs: int = 50, seconds: float = 4.0) -> float:
     audio = sweep_tone(seconds)
     pairs = []
     for i in range(legs):
-        k1, k2 = os.urandom(30), os.urandom(30)
+        k1, k2 = os.urandom(KEY_LEN), os.urandom(KEY_LEN)
         a_addr, b_addr = ("192.0.2.1", 1000 + i), ("192.0.2.2", 1000 + i)
         a = MediaStream(MediaConfig(), now=0.0, remote_rtp=b_addr, audio=audio)
         b = MediaStream(MediaConfig(), now=0.0, remote_rtp=a_addr, audio=audio)
@@ -363,7 +378,7 @@ def leg_report(sessions: list[MediaSession]) -> dict[str, float]:
 
 
 async def measure(calls: int, seconds: float) -> dict[str, float]:
-    keys = [(os.urandom(30).hex(), os.urandom(30).hex()) for _ in range(calls)]
+    keys = [(os.urandom(KEY_LEN).hex(), os.urandom(KEY_LEN).hex()) for _ in range(calls)]
     peer = subprocess.Popen(
         [sys.executable, __file__, "--peer", str(calls), "--seconds", str(seconds)],
         stdin=subprocess.PIPE,
@@ -457,7 +472,16 @@ def main() -> None:
         help="how a driver's sessions read: one MediaPoller at the ticks, each socket "
         "on its own, or auto (the poller on asyncio's loop, sockets on uvloop)",
     )
+    parser.add_argument(
+        "--suite",
+        choices=sorted(LIBSRTP_PROFILES),
+        default=SUITE,
+        help="the SRTP protection profile of every leg (RFC 3711 / RFC 7714)",
+    )
     args = parser.parse_args()
+    if args.suite != SUITE:  # module constants are read at import: start again with it set
+        os.environ["SIPSEC_BENCH_SUITE"] = args.suite
+        os.execv(sys.executable, [sys.executable, *sys.argv])
     os.environ["SIPSEC_BENCH_READER"] = args.reader  # the peer process inherits it
     os.environ["SIPSEC_BENCH_TIMERS"] = args.timers  # the peer process inherits it
     if args.resolution is not None:
