@@ -10,7 +10,10 @@ retransmission needed). Measured per step: calls/s, CPU seconds used by the
 proxy's processes (``/proc/PID/stat`` utime+stime of the process and its
 children), calls per proxy CPU-second, and the generator's own CPU share — when
 that nears 100 % the generator, not the proxy, is the limit, and the figure to
-compare is calls per CPU-second.
+compare is calls per CPU-second. ``drops`` counts the datagrams the kernel
+dropped at the proxy's UDP socket during the step (its receive buffer was
+full: the proxy was off its core or too slow), read from ``/proc/net/udp``;
+each one comes back as a retransmission, and costs the proxy CPU again.
 
 Kamailio: ``bench/kamailio-relay.cfg`` (one worker, ``t_relay()`` with
 ``record_route()``, no auth), started as ``kamailio -x tlsf -X tlsf``.
@@ -82,6 +85,21 @@ def cpu_seconds(root: int) -> float:
             continue
         total += int(fields[11]) + int(fields[12])
     return total / CLOCK_TICKS
+
+
+def udp_drops(port: int) -> int:
+    """Datagrams the kernel dropped at the IPv4 UDP socket bound to ``port``
+    (``/proc/net/udp``: local address ``HEXIP:HEXPORT``, drops the last field)."""
+    try:
+        lines = Path("/proc/net/udp").read_text().splitlines()[1:]
+    except OSError:
+        return 0
+    total = 0
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 12 and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            total += int(fields[-1])
+    return total
 
 
 def wait_for_sip(port: int, process: subprocess.Popen[bytes]) -> None:
@@ -167,6 +185,7 @@ class Step:
     proxy_cpu: float
     generator_cpu: float
     wall: float
+    drops: int
 
     @property
     def sustained(self) -> bool:
@@ -185,13 +204,14 @@ class Step:
             f"{self.rate:7.0f} {self.completed_rate:9.0f} {self.failed:6d} {self.p50_ms:8.2f} "
             f"{self.p99_ms:9.2f} {self.retransmissions:7d} {self.proxy_cpu:8.2f} "
             f"{100 * self.proxy_cpu / self.wall:6.0f}% {self.per_cpu_second:9.0f} "
-            f"{100 * self.generator_cpu / self.wall:6.0f}%  {'yes' if self.sustained else 'no'}"
+            f"{100 * self.generator_cpu / self.wall:6.0f}% {self.drops:6d}  "
+            f"{'yes' if self.sustained else 'no'}"
         )
 
 
 HEADER = (
     "   rate  achieved failed  p50(ms)   p99(ms) retrans  cpu(s)  proxy%  calls/cpu-s"
-    "   gen%  sustained"
+    "   gen%  drops  sustained"
 )
 
 
@@ -205,9 +225,11 @@ def step(pid: int, port: int, rate: float, seconds: float, generator_cpu: int) -
     settings = LoadSettings(
         rate=rate, calls=calls, proxy=("127.0.0.1", port), cpus=(generator_cpu,)
     )
+    drops0 = udp_drops(port)
     cpu0, gen0, wall0 = cpu_seconds(pid), children_cpu(), time.monotonic()
     report = run_load(settings)
     cpu1, gen1, wall1 = cpu_seconds(pid), children_cpu(), time.monotonic()
+    drops = udp_drops(port) - drops0
     uac = report.uac
     assert uac is not None
     return Step(
@@ -222,6 +244,7 @@ def step(pid: int, port: int, rate: float, seconds: float, generator_cpu: int) -
         proxy_cpu=cpu1 - cpu0,
         generator_cpu=gen1 - gen0,
         wall=wall1 - wall0,
+        drops=drops,
     )
 
 

@@ -1,4 +1,5 @@
-"""run_proxy with the fast relay on loopback UDP: raw sockets play the user
+"""The fast relay's shell (:mod:`sipsec.transport.proxy_relay`) and run_proxy
+with the relay on loopback UDP: raw sockets play the user
 agents, so every byte is ours to choose; the relay takes the call, the full
 path's transaction layer never sees its messages, and the full path keeps
 what is its own (a challenged INVITE's ACK and CANCEL)."""
@@ -6,16 +7,26 @@ what is its own (a challenged INVITE's ACK and CANCEL)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from typing import cast
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sipsec.proxy import ContactUpdate, ProxyConfig, RegisterUpdate
-from sipsec.proxy.relay import PREFIX
+from sipsec.proxy.relay import PREFIX, FastRelay
 from sipsec.sip import Request, Response, make_response, parse_message
+from sipsec.transaction import Peer as Hop
+from sipsec.transaction import TimerConfig
+from sipsec.transport.errors import TransportFailure
 from sipsec.transport.proxy_app import ProxyServer
-from sipsec.transport.sip import SipTransport
+from sipsec.transport.proxy_relay import SLOTS_PER_T1, RelayShell, wake_slot
+from sipsec.transport.sip import SipTransport, _Datagrams
 
+from ._e1_fakes import FakeDatagrams
+from ._e1_harness import private_loop
 from ._proxy_helpers import ATLANTA, Closing, start_proxy
 
 WAIT = 5.0  # seconds a scripted peer waits for a datagram before the test fails
@@ -224,3 +235,172 @@ async def test_a_hook_that_declines_or_fails_leaves_the_datagram_to_the_parser()
     finally:
         sender.close()
         await transport.close()
+
+
+# -- RelayShell: its timer slots and its datagram path, against a scripted relay ------------------
+class ScriptedRelay:
+    """FastRelay's sans-IO surface, scripted: ``deadline`` is what
+    get_timer answers, ``taken`` what receive answers, ``out`` its output."""
+
+    def __init__(self, t1: float = 0.5) -> None:
+        self.timers = TimerConfig(t1=t1)
+        self.stats: Counter[str] = Counter()
+        self.deadline: float | None = None
+        self.taken = True
+        self.out: list[tuple[bytes, tuple[str, int]]] = []
+        self.received: list[tuple[bytes, tuple[str, int]]] = []
+        self.fired: list[float] = []
+        self.fired_event = asyncio.Event()
+
+    def receive(self, data: bytes, source: tuple[str, int], now: float) -> bool:
+        self.received.append((data, source))
+        return self.taken
+
+    def datagrams_to_send(self) -> list[tuple[bytes, tuple[str, int]]]:
+        out, self.out = self.out, []
+        return out
+
+    def get_timer(self) -> float | None:
+        return self.deadline
+
+    def handle_timer(self, now: float) -> None:
+        self.fired.append(now)
+        if self.deadline is not None and self.deadline <= now:
+            self.deadline = None
+        self.fired_event.set()
+
+
+class SentDatagrams:
+    """SipTransport.send_datagram, recorded; ``fail`` raises as a closed one would."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, tuple[str, int]]] = []
+        self.fail = False
+
+    def send_datagram(self, data: bytes, address: tuple[str, int]) -> None:
+        if self.fail:
+            raise TransportFailure("the transport is closed")
+        self.sent.append((data, address))
+
+
+def _shell(relay: ScriptedRelay, sent: SentDatagrams | None = None) -> RelayShell:
+    return RelayShell(cast(FastRelay, relay), cast(SipTransport, sent or SentDatagrams()))
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    yield from private_loop()
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    due=st.floats(0, 1e7, allow_nan=False),
+    step=st.sampled_from([0.001, 0.05, 0.5, 2.0, 1 / 3]).map(lambda t1: t1 / SLOTS_PER_T1),
+)
+def test_a_slot_is_never_before_its_deadline_and_at_most_one_slot_after(
+    due: float, step: float
+) -> None:
+    wake = wake_slot(due, step)
+    assert due <= wake <= due + step + 1e-9 * max(1.0, due)
+
+
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.one_of(st.none(), st.floats(0, 100, allow_nan=False)), min_size=1, max_size=30))
+def test_the_one_handle_wakes_no_later_than_the_slot_of_the_earliest_deadline(
+    loop: asyncio.AbstractEventLoop, deadlines: list[float | None]
+) -> None:
+    """Whatever order the relay's earliest deadline moves in, after each
+    datagram the handle is armed no later than that deadline's slot (so no
+    timer is ever later than its slot, the general rule being "on time"),
+    and it is re-armed only when that slot is earlier than the armed one."""
+
+    async def check() -> None:
+        relay = ScriptedRelay()
+        shell = _shell(relay)
+        loop = asyncio.get_running_loop()
+        base = loop.time() + 1000  # far ahead: nothing fires during the test
+        arms = 0
+        for deadline in deadlines:
+            relay.deadline = None if deadline is None else base + deadline
+            before = shell.wake_at
+            assert shell.datagram(b"x", ("127.0.0.1", 5060))
+            after = shell.wake_at
+            if relay.deadline is not None:
+                assert after is not None and after <= shell.slot(relay.deadline)
+                assert before is None or after <= before
+            else:
+                assert after == before
+            arms += after != before
+        shell.close()
+        assert shell.wake_at is None
+        assert arms <= len(deadlines)
+
+    loop.run_until_complete(check())
+
+
+async def test_a_due_timer_wakes_the_relay_and_what_it_sends_goes_out() -> None:
+    relay, sent = ScriptedRelay(t1=0.05), SentDatagrams()
+    shell = _shell(relay, sent)
+    relay.deadline = asyncio.get_running_loop().time()
+    relay.out = [(b"forwarded", ("127.0.0.1", 5080))]
+    assert shell.datagram(b"INVITE", ("127.0.0.1", 5070))
+    assert sent.sent == [(b"forwarded", ("127.0.0.1", 5080))]
+    await asyncio.wait_for(relay.fired_event.wait(), WAIT)
+    assert len(relay.fired) == shell.wakeups == 1
+    assert relay.deadline is None and shell.wake_at is None  # nothing left to wait for
+    shell.close()
+
+
+async def test_a_declined_datagram_sends_nothing_and_a_failed_send_is_counted() -> None:
+    relay, sent = ScriptedRelay(), SentDatagrams()
+    shell = _shell(relay, sent)
+    relay.taken = False
+    relay.out = [(b"not yet", ("127.0.0.1", 5080))]
+    assert not shell.datagram(b"REGISTER", ("127.0.0.1", 5070))
+    assert sent.sent == []  # the full path takes it; the relay's output waits
+    relay.taken, sent.fail = True, True
+    assert shell.datagram(b"INVITE", ("127.0.0.1", 5070))
+    assert relay.stats["relay_send_errors"] == 1 and relay.out == []
+    shell.close()
+
+
+async def test_a_failing_relay_timer_is_counted_and_retried_a_slot_later() -> None:
+    relay = ScriptedRelay(t1=0.05)
+    shell = _shell(relay)
+    failed_at: list[float] = []
+
+    def boom(now: float) -> None:
+        failed_at.append(now)
+        relay.fired_event.set()
+        raise ValueError("boom")
+
+    relay.handle_timer = boom  # type: ignore[method-assign]
+    relay.deadline = asyncio.get_running_loop().time()  # due, and it stays due
+    shell.datagram(b"x", ("127.0.0.1", 5070))
+    await asyncio.wait_for(relay.fired_event.wait(), WAIT)
+    assert relay.stats["relay_errors"] == len(failed_at) == 1
+    # Not re-armed in the past (a loop spinning on the failure): a slot on.
+    wake = shell.wake_at
+    assert wake is not None and wake >= failed_at[0] + 0.05 / SLOTS_PER_T1
+    shell.close()
+
+
+def test_the_datagram_source_reaches_the_hook_as_it_reaches_the_parser() -> None:
+    """The relay's hook and the full path see one source: the same IPv4
+    tuple object (no copy per datagram), and (host, port) of an IPv6 one."""
+    hooked: list[tuple[str, int]] = []
+    parsed: list[Hop] = []
+    transport = SipTransport(on_message=lambda m, p: parsed.append(p))
+    transport.on_datagram = lambda data, source: bool(hooked.append(source)) or b"take" in data
+    sock = _Datagrams(transport)
+    sock.connection_made(FakeDatagrams(("127.0.0.1", 5060)))
+    v4 = ("127.0.0.1", 5070)
+    v6 = ("::1", 5071, 0, 0)
+    for word, addr in (("take", v4), ("keep", v4), ("take", v6), ("keep", v6)):
+        uri = f"sip:{word}@atlanta.example"
+        sock.datagram_received(_request("OPTIONS", uri, f"z9hG4bK{word}", 1), addr)
+    assert hooked[0] is v4 and hooked[1] is v4
+    assert hooked[2:] == [("::1", 5071), ("::1", 5071)]
+    assert [(p.host, p.port) for p in parsed] == [("127.0.0.1", 5070), ("::1", 5071)]

@@ -20,8 +20,8 @@ With ``config.fast_relay`` (the default) UDP datagrams reach
 :class:`sipsec.proxy.relay.FastRelay` before anything parses them
 (``SipTransport.on_datagram``): it relays the plain common call on bytes,
 statefully, and declines everything else, which then takes the path above
-unchanged. :class:`RelayShell` sends what it produces and runs its timers
-on one ``call_at`` handle.
+unchanged. :class:`~.proxy_relay.RelayShell` sends what it produces and runs
+its timers on one ``call_at`` handle, in slots of T1/32.
 
 The stores are synchronous (SQLite in-process, Redis round trips): a
 REGISTER or a lookup blocks the loop for that call. That is a deliberate
@@ -54,12 +54,12 @@ from sipsec.proxy.relay import FastRelay
 from sipsec.transaction import Peer, TransportName
 
 from .endpoint import SipEndpoint
-from .errors import TransportFailure
+from .proxy_relay import RelayShell
 from .resolver import Resolver
 from .tls import TlsSettings
 from .trace import TraceCallback, WireCallback
 
-__all__ = ["ProxyServer", "open_nonce_counts", "open_stores", "run_proxy"]
+__all__ = ["ProxyServer", "RelayShell", "open_nonce_counts", "open_stores", "run_proxy"]
 
 _log = logging.getLogger("sipsec.proxy")
 _GRACE = 2.0  # seconds transactions in flight get at shutdown
@@ -89,61 +89,6 @@ class _CollectorTuning:
 
 
 _COLLECTOR = _CollectorTuning()
-
-
-class RelayShell:
-    """The asyncio side of :class:`~sipsec.proxy.relay.FastRelay`: UDP
-    datagrams reach it first (``SipTransport.on_datagram``), what it sends
-    leaves through the transport's UDP listener, and its timers share one
-    ``call_at`` handle, re-armed only when the relay's earliest deadline
-    moves earlier."""
-
-    def __init__(self, relay: FastRelay, endpoint: SipEndpoint) -> None:
-        self.relay = relay
-        self.transport = endpoint.transport
-        self._loop = asyncio.get_running_loop()
-        self._handle: asyncio.TimerHandle | None = None
-        self._at: float | None = None
-        self._closed = False
-
-    def datagram(self, data: bytes, source: tuple[str, int]) -> bool:
-        relay = self.relay
-        if not relay.receive(data, source, self._loop.time()):
-            return False
-        self._flush()
-        return True
-
-    def _flush(self) -> None:
-        send = self.transport.send_datagram
-        for data, address in self.relay.datagrams_to_send():
-            try:
-                send(data, address)
-            except TransportFailure as exc:
-                self.relay.stats["relay_send_errors"] += 1
-                _log.debug("relay: sending to %s failed: %s", address, exc)
-        due = self.relay.get_timer()
-        if due is not None and not self._closed and (self._at is None or due < self._at):
-            if self._handle is not None:
-                self._handle.cancel()
-            self._at = due
-            self._handle = self._loop.call_at(due, self._fire)
-
-    def _fire(self) -> None:
-        self._handle = self._at = None
-        if self._closed:
-            return
-        try:
-            self.relay.handle_timer(self._loop.time())
-        except Exception:  # never into the event loop; the full path's rule too
-            self.relay.stats["relay_errors"] += 1
-            _log.exception("relay timer failed")
-        self._flush()
-
-    def close(self) -> None:
-        self._closed = True
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = self._at = None
 
 
 def open_stores(
@@ -326,7 +271,7 @@ async def run_proxy(
     endpoint.attach(core)
     relay = None
     if config.fast_relay and "udp" in config.local:
-        relay = RelayShell(FastRelay(core), endpoint)
+        relay = RelayShell(FastRelay(core), endpoint.transport)
         endpoint.transport.on_datagram = relay.datagram
     _log.info(
         "proxy for %s listening on %s",

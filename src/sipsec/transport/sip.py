@@ -77,7 +77,10 @@ class _Datagrams(asyncio.DatagramProtocol):
         self.local = (str(name[0]), int(name[1]))
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        self.owner.datagram_received(self, data, (str(addr[0]), cast(int, addr[1])))
+        # (host, port) over IPv4, (host, port, flowinfo, scope_id) over IPv6;
+        # the IPv4 tuple is passed on as it is, no new object per datagram.
+        source = addr if len(addr) == 2 else addr[:2]
+        self.owner.datagram_received(self, data, cast("tuple[str, int]", source))
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable for an earlier datagram: nothing to retry here;
