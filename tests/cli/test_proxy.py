@@ -94,7 +94,13 @@ def test_serves_logs_and_stops_cleanly_on_sigterm(start, tmp_path: Path) -> None
     assert ok.status == 200 and "REGISTER" in (ok.headers.get("Allow") or "")
     challenge = _ask(running.port, _options(0, "sip:bob@atlanta.example", "INVITE"))
     assert challenge.status == 407  # auth on by default
-    running.read_until(rb"INVITE sip:alice@atlanta.example -> sip:bob@atlanta.example 407", 10)
+    # One line per transaction, in logging's "asctime name message" shape
+    # (sipsec.transport.access_log writes it, flushed within the loop pass).
+    running.read_until(
+        rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} sipsec\.proxy "
+        rb"INVITE sip:alice@atlanta.example -> sip:bob@atlanta.example 407 [\d.]+ms branches=0",
+        10,
+    )
     running.proc.send_signal(signal.SIGTERM)
     assert running.proc.wait(timeout=15) == 0
     running.read_until(rb"shutting down", 5)

@@ -163,6 +163,8 @@ def _build(settings: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 
 
 async def _serve(config: Any, kwargs: dict[str, Any]) -> None:
+    from sipsec.proxy.log import logger
+    from sipsec.transport.access_log import AccessLog
     from sipsec.transport.proxy_app import run_proxy
 
     stop = asyncio.Event()
@@ -170,6 +172,11 @@ async def _serve(config: Any, kwargs: dict[str, Any]) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     server = await run_proxy(config, **kwargs)
+    access_log = None
+    if logger.isEnabledFor(logging.INFO):
+        # One line per transaction without logging's per-record cost.
+        access_log = AccessLog(sys.stderr, loop, logger.name)
+        server.core.access_log = access_log
     # Everything made so far lives as long as the process: keep it out of the
     # collector's way (a long-running server's cheap win, as CPython documents).
     gc.freeze()
@@ -186,6 +193,8 @@ async def _serve(config: Any, kwargs: dict[str, Any]) -> None:
         click.echo("shutting down", err=True)
     finally:
         await server.close()
+        if access_log is not None:
+            access_log.flush()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
 

@@ -96,6 +96,9 @@ class ProxyCore:
         self.stats: Counter[str] = Counter()
         self.log: deque[TransactionLogged] = deque(maxlen=_LOG_KEPT)
         self.on_log: Callable[[TransactionLogged], None] | None = None
+        # When set, the record's line goes here instead of the ``sipsec.proxy``
+        # logger (the CLI's batched access log, sipsec.transport.access_log).
+        self.access_log: Callable[[TransactionLogged], None] | None = None
         self.forwarder = Forwarder(self._layer, config, self.local, self.stats, self._final_sent)
         self._expiries: list[float] = []  # monotonic deadlines of bindings we wrote
         self._next_purge: float | None = None
@@ -455,7 +458,9 @@ class ProxyCore:
         """Count, keep and log one finished transaction (the fast relay's too)."""
         self.stats[f"status_{record.status // 100}xx"] += 1
         self.log.append(record)
-        if logger.isEnabledFor(logging.INFO):
+        if self.access_log is not None:
+            self.access_log(record)
+        elif logger.isEnabledFor(logging.INFO):
             logger.info("%s", log_line(record))
         if self.on_log is not None:
             self.on_log(record)
