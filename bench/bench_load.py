@@ -25,7 +25,10 @@ Run: ``.venv/bin/python bench/bench_load.py [--calls N] [--cpu 1] [--rounds R]
 ``PYTHONPATH=/path/to/an/older/tree/src`` (e.g. ``git archive <commit> src``
 unpacked in a temporary directory): the spawned processes inherit it, and
 what the older runner lacks (``shared``, ``cpu_seconds``, the wire module) is
-skipped or measured the older way.
+skipped or measured the older way. Alternate the two and take medians of at
+least three runs each: on a shared two-core machine the CPU time per call
+swings by 20 % from run to run, the calls/s far more (they follow the CPU
+share other processes leave to the pinned core, printed beside them).
 """
 
 from __future__ import annotations
@@ -82,10 +85,12 @@ def classify_cost(messages: list[bytes], repeat: int) -> tuple[float, float]:
     """µs per datagram: the engine's scanner, and the full parser."""
     import importlib
 
-    try:
-        scan = importlib.import_module("sipsec.ua.load_wire").scan
-    except ImportError:  # before load_wire existed
-        scan = importlib.import_module("sipsec.ua.load_engine").scan
+    for name in ("sipsec.ua.load_scan", "sipsec.ua.load_wire", "sipsec.ua.load_engine"):
+        try:  # the scanner's home now, then in older trees
+            scan = importlib.import_module(name).scan
+            break
+        except (ImportError, AttributeError):
+            continue
 
     results = []
     for function in (scan, parse_message):

@@ -9,7 +9,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -222,3 +222,74 @@ async def test_pumps_run_a_uac_and_a_uas_in_this_loop() -> None:
     assert (uac.stats.calls_succeeded, uac.stats.failures) == (30, {})
     assert (uas.stats.calls_succeeded, uas.stats.failures) == (30, {})
     assert uas_sock.fileno() == -1 and uac_sock.fileno() == -1
+
+
+@pytest.mark.parametrize(
+    ("hold", "limit", "t1", "rate"),
+    [
+        (0.0, None, 0.5, 400.0),
+        (0.002, None, 0.5, 400.0),
+        (0.0, 3, 0.5, 1e6),
+        (0.0, None, 0.01, 40.0),
+    ],
+    ids=["paced", "hold", "closed-loop", "sparse"],
+)
+async def test_the_pumps_timer_is_never_later_than_the_engines(
+    hold: float, limit: int | None, t1: float, rate: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """flush() skips get_timer() when no deadline can have moved earlier (its
+    fast path); after every flush the timer it keeps must still be due no
+    later than the engine's earliest deadline (the general path's answer),
+    or a call start or retransmission would be late."""
+    from sipsec.transport.load_process import Pump, bind_udp
+    from sipsec.ua.load_scenario import ScenarioConfig, UacScenario, UasScenario
+
+    checked = [0, 0]  # flushes checked, of which the fast path answered
+    asked = [0]  # get_timer() calls made by flush()
+    late: list[tuple[float | None, float]] = []  # (pump's timer, engine's deadline)
+    real_flush = Pump.flush
+
+    def checked_flush(pump: Pump) -> None:
+        seen, before = pump._seen, asked[0]
+        real_flush(pump)
+        if pump._on_finished is None and isinstance(pump.engine, UacScenario):
+            return  # finished: the runner stops the loop
+        checked[0] += 1
+        checked[1] += asked[0] == before and pump._seen != seen  # armed since, not asked
+        deadline = type(pump.engine).get_timer(pump.engine)
+        if deadline is not None and (pump._timer is None or pump._armed > deadline):
+            late.append((pump._armed if pump._timer else None, deadline))
+
+    monkeypatch.setattr(Pump, "flush", checked_flush)
+    loop = asyncio.get_running_loop()
+    uas_sock, uac_sock = bind_udp(("127.0.0.1", 0)), bind_udp(("127.0.0.1", 0))
+    uas_addr, uac_addr = uas_sock.getsockname()[:2], uac_sock.getsockname()[:2]
+    target = f"sip:uas@127.0.0.1:{uas_addr[1]}"
+    # "sparse": calls further apart than T1, so the UAS's timer is often a far
+    # one (Timer H, the linger) when an INVITE arms a nearer Timer G.
+    uas = UasScenario(ScenarioConfig(uas_addr, target=target, t1=t1))
+    config = ScenarioConfig(
+        uac_addr, next_hop=uas_addr, target=target, hold=hold, max_concurrent=limit, t1=t1
+    )
+    calls = 40 if t1 >= 0.5 else 8
+    uac = UacScenario(config, rate=rate, calls=calls)
+    for engine in (uas, uac):
+        real_get_timer = engine.get_timer
+
+        def counted(real: Callable[[], float | None] = real_get_timer) -> float | None:
+            asked[0] += 1
+            return real()
+
+        monkeypatch.setattr(engine, "get_timer", counted)
+    done = loop.create_future()
+    pumps = [Pump(uas, uas_sock, loop), Pump(uac, uac_sock, loop, lambda: done.set_result(None))]
+    try:
+        uac.start(time.monotonic())
+        pumps[1].flush()
+        await asyncio.wait_for(done, 30.0)
+    finally:
+        for pump in pumps:
+            pump.close()
+    assert not late  # collected: an exception in a loop callback would only be logged
+    assert (uac.stats.calls_succeeded, uac.stats.failures) == (calls, {})
+    assert checked[0] >= calls and checked[1] > 0  # the fast path was taken and checked

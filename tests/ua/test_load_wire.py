@@ -1,9 +1,8 @@
-"""The load generator's byte scanner and header copying against the general
-path (``sipsec.sip.parse_message`` and ``make_response``): on the RFC 3665
-call flows (tests/vectors/rfc3665, copied from the shared corpus) and on
-Hypothesis-mutated messages, the fast path either gives the general path's
-answer or refuses with SipParseError — never another answer, never another
-exception."""
+"""The load generator's header copying and dialog reading (sipsec.ua.load_wire)
+against the general path (``sipsec.sip.parse_message``, ``make_response``)
+and against plain line-by-line readings: on the RFC 3665 call flows
+(tests/vectors/rfc3665, copied from the shared corpus) and on
+Hypothesis-mutated messages. The scanner's tests are in test_load_scan.py."""
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sipsec.sip import (
@@ -25,15 +24,14 @@ from sipsec.sip import (
     parse_uri,
 )
 from sipsec.ua.load_wire import (
-    Scanned,
     contact_uri,
+    header_value,
     hop_of,
     normalize,
     reply_headers,
+    reply_headers_by_line,
     route_set,
-    scan,
-    scan_fast,
-    scan_general,
+    to_value,
     with_tag,
 )
 
@@ -58,100 +56,11 @@ FLOWS = {name: data for name, data in ALL_FLOWS.items() if _parses(data)}
 FALLBACK = ("127.0.0.9", 5999)
 
 
-def general(data: bytes) -> Scanned:
-    """What :func:`scan` must answer, read by the full parser."""
-    message = parse_message(data)
-    kind: int | bytes = message.status if isinstance(message, Response) else message.method.encode()
-    assert message.call_id is not None and message.cseq is not None
-    to, via = message.to, message.top_via
-    assert to is not None and via is not None
-    return (
-        kind,
-        message.call_id.encode(),
-        message.cseq.method.encode(),
-        (to.tag or "").encode(),
-        (via.branch or "").encode(),
-    )
-
-
-def test_vectors_are_there() -> None:
-    assert len(FLOWS) > 150  # the RFC 3665 messages, requests and responses
-    assert len(ALL_FLOWS) - len(FLOWS) <= 2
-
-
-@pytest.mark.parametrize("name", sorted(FLOWS))
-def test_scan_agrees_with_the_parser_on_rfc3665(name: str) -> None:
-    data = FLOWS[name]
-    assert scan(data) == general(data)
-
-
-def test_rfc3665_has_the_shapes_the_slow_path_handles() -> None:
-    """The corpus exercises the fallback: folded Via lines (§7.3.1)."""
-    folded = [d for d in FLOWS.values() if b"\r\n " in d.split(b"\r\n\r\n")[0]]
-    assert folded
-
-
 RINGING = (
     b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bKa1;rport\r\n"
     b"From: <sip:load@127.0.0.1>;tag=a\r\nTo: <sip:uas@127.0.0.1>;tag=b\r\n"
     b"Call-ID: abc@host\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
 )
-
-
-@pytest.mark.parametrize(
-    ("data", "expected"),
-    [
-        (RINGING, (180, b"abc@host", b"INVITE", b"b", b"z9hG4bKa1")),
-        # compact forms (§7.3.3), any case, white space before the colon
-        (
-            RINGING.replace(b"Call-ID:", b"i:").replace(b"To:", b"t :").replace(b"Via:", b"v:"),
-            (180, b"abc@host", b"INVITE", b"b", b"z9hG4bKa1"),
-        ),
-        (RINGING.replace(b"CSeq:", b"cseq:"), (180, b"abc@host", b"INVITE", b"b", b"z9hG4bKa1")),
-        # a folded To line, a parameter written with spaces and in capitals
-        (
-            RINGING.replace(b">;tag=b", b">\r\n ; TAG = b"),
-            (180, b"abc@host", b"INVITE", b"b", b"z9hG4bKa1"),
-        ),
-        # ;tag= inside <> is a URI parameter, not the To tag (§20.10)
-        (RINGING.replace(b">;tag=b", b";tag=u>"), (180, b"abc@host", b"INVITE", b"", b"z9hG4bKa1")),
-        # the top Via is the first value of the first Via line
-        (
-            RINGING.replace(b";rport\r\n", b";rport, SIP/2.0/UDP h;branch=z9hG4bKz\r\n"),
-            (180, b"abc@host", b"INVITE", b"b", b"z9hG4bKa1"),
-        ),
-        (
-            RINGING.replace(b"Via:", b"Via: SIP/2.0/UDP p;branch=z9hG4bKp\r\nVia:", 1),
-            (180, b"abc@host", b"INVITE", b"b", b"z9hG4bKp"),
-        ),
-    ],
-)
-def test_scan_reads_the_usual_and_the_rare_shapes(data: bytes, expected: Scanned) -> None:
-    assert scan(data) == expected == general(data)
-
-
-@pytest.mark.parametrize(
-    "data",
-    [
-        b"",
-        b"SIP/2.0 180 Ringing\r\n",  # no end of headers
-        RINGING.replace(b"180", b"18x"),
-        RINGING.replace(b"SIP/2.0 180", b"SIP/2.0 1800"),
-        RINGING.replace(b"SIP/2.0 180", b"SIP/2.0 099"),
-        RINGING.replace(b"Call-ID: abc@host\r\n", b""),
-        RINGING.replace(b"Call-ID: abc@host", b"Call-ID: "),
-        RINGING.replace(b"CSeq: 1 INVITE", b"CSeq: one INVITE"),
-        RINGING.replace(b"CSeq: 1 INVITE", b"CSeq: 1"),
-        RINGING.replace(b"To:", b"X-To:"),
-        RINGING.replace(b"Via:", b"X-Via:"),
-        RINGING.replace(b"SIP/2.0 180 Ringing", b"BYE sip:x SIP/2.0"),  # CSeq method differs
-        RINGING.replace(b"SIP/2.0 180 Ringing", b"BYE sip:x HTTP/1.1"),
-        RINGING.replace(b"SIP/2.0 180 Ringing", b"B(E sip:x SIP/2.0"),
-    ],
-)
-def test_scan_refuses_what_it_cannot_match(data: bytes) -> None:
-    with pytest.raises(SipParseError):
-        scan(data)
 
 
 def _mutate(base: bytes, at: int, cut: int, insert: bytes) -> bytes:
@@ -173,58 +82,6 @@ MUTATED = st.one_of(
         | st.binary(max_size=6),
     ),
 )  # fmt: skip
-
-
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(MUTATED)
-@example(RINGING.replace(b"Call-ID", b"Call-ID\r\n "))
-def test_scan_never_disagrees_with_the_parser(data: bytes) -> None:
-    """Any bytes: scan returns or raises SipParseError; when both read the
-    message, scan's answer is the parser's."""
-    try:
-        fast = scan(data)
-    except SipParseError:
-        return
-    try:
-        expected = general(data)
-    except SipParseError:
-        return  # the scanner reads five fields, not the whole message
-    assert fast == expected
-
-
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(MUTATED)
-def test_the_fast_path_answers_as_the_general_path(data: bytes) -> None:
-    """scan_fast declines (None) or gives scan_general's answer, for any bytes."""
-    fast = scan_fast(data)
-    if fast is None:
-        return
-    assert fast == scan_general(data)
-
-
-def test_the_fast_path_reads_every_datagram_of_a_call() -> None:
-    """The generator's own messages, and the RFC's usual ones, take the fast
-    path: a change that made them decline would cost every datagram."""
-    from sipsec.ua.load_scenario import ScenarioConfig, UacScenario, UasScenario
-
-    uac_addr, uas_addr = ("127.0.0.1", 40000), ("127.0.0.1", 50000)
-    target = "sip:uas@127.0.0.1:50000"
-    uac = UacScenario(ScenarioConfig(uac_addr, next_hop=uas_addr, target=target), rate=1, calls=1)
-    uas = UasScenario(ScenarioConfig(uas_addr, target=target))
-    uac.start(0.0)
-    seen: list[bytes] = []
-    for _ in range(4):
-        for data, _ in uac.datagrams_to_send():
-            seen.append(data)
-            uas.receive(data, uac_addr, 0.0)
-        for data, _ in uas.datagrams_to_send():
-            seen.append(data)
-            uac.receive(data, uas_addr, 0.0)
-    assert len(seen) == 7 and uac.stats.calls_succeeded == 1
-    for data in seen:
-        assert scan_fast(data) == scan_general(data)
-    usual = [d for d in FLOWS.values() if b"\r\n " not in d.split(b"\r\n\r\n")[0]]
-    assert sum(scan_fast(d) is not None for d in usual) >= 0.9 * len(usual)
 
 
 def _invites() -> list[bytes]:
@@ -273,18 +130,35 @@ def _by_name(block: bytes) -> dict[bytes, list[bytes]]:
 
 @settings(max_examples=EXAMPLES // 2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(MUTATED)
-def test_reply_headers_by_find_and_by_line_agree(data: bytes) -> None:
-    """The find-based copy of a request's lines and the line-by-line one give
-    the same lines of each name, in the same order (Via order matters)."""
-    from sipsec.ua.load_wire import _reply_headers_by_line
-
+def test_reply_headers_by_pattern_and_by_line_agree(data: bytes) -> None:
+    """The regular-expression copy of a request's lines and the line-by-line
+    one give the same lines, in the same order (Via order matters)."""
     try:
         head = normalize(data)
-        slow = _reply_headers_by_line(head, head.lower())
+        slow = reply_headers_by_line(head)
+    except SipParseError:
+        with pytest.raises(SipParseError):
+            reply_headers(normalize(data))
+        return
+    assert reply_headers(head) == slow
+
+
+@settings(max_examples=EXAMPLES // 3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(MUTATED)
+def test_to_and_contact_by_pattern_agree_with_find(data: bytes) -> None:
+    """to_value and contact_uri (one pattern each) read the line the plain
+    first-of-long-or-compact search reads (§7.3.3)."""
+    try:
+        head = normalize(data)
     except SipParseError:
         return
-    fast = reply_headers(head)
-    assert [_by_name(part) for part in fast] == [_by_name(part) for part in slow]
+    low = head.lower()
+    assert to_value(head) == header_value(head, low, (b"\r\nto:", b"\r\nt:"))
+    contact = header_value(head, low, (b"\r\ncontact:", b"\r\nm:"))
+    if not contact:
+        assert contact_uri(head) is None
+    else:
+        assert contact_uri(head) == contact_uri(b"\r\nContact: " + contact + b"\r\n")
 
 
 def test_invites_in_the_corpus() -> None:
@@ -310,7 +184,7 @@ def test_route_set_and_contact_agree_with_the_parser(data: bytes) -> None:
     expected = [str(r.uri).encode() for r in reversed(message.record_routes)]
     assert route_set(head) == expected
     contact = message.contacts[0].uri
-    assert contact_uri(head, head.lower()) == str(contact).encode()
+    assert contact_uri(head) == str(contact).encode()
 
 
 @settings(max_examples=EXAMPLES // 2, deadline=None)

@@ -5,10 +5,14 @@ and a :class:`Pump`: when the socket is readable the pump drains it (up to
 :data:`BATCH` datagrams, each fed to the engine with ``now``), then sends
 what the engine queued and re-arms the engine's one timer — once per batch,
 not per datagram, which is where an asyncio ``DatagramProtocol`` spends most
-of a generator's time. A process runs a UAS, a UAC, or both (UAC *i* and
-UAS *i* on two sockets of one loop: no context switch between them when they
-share a core). The parent (:mod:`sipsec.transport.load`) talks to it over a
-pipe: ``ready`` (bound addresses) → ``go`` → ``stats``.
+of a generator's time. A wake-up reads the clock once; a UAC reads with
+``recv`` (it matches responses by their headers, §17.1.3, so no source
+address object per datagram); and the timer is recomputed only when a
+deadline may have moved earlier (see :meth:`Pump.flush`). A process runs a
+UAS, a UAC, or both (UAC *i* and UAS *i* on two sockets of one loop: no
+context switch between them when they share a core). The parent
+(:mod:`sipsec.transport.load`) talks to it over a pipe: ``ready`` (bound
+addresses) → ``go`` → ``stats``.
 
 ``now`` is ``time.monotonic()`` (CLOCK_MONOTONIC, one clock for every process
 of the host, and finer than uvloop's millisecond ``loop.time()``), so setup
@@ -78,7 +82,16 @@ class Pump:
         self.errors = 0  # ICMP errors, full buffers: the engine's timers cover them
         self._on_finished = on_finished
         self._v6 = sock.family == socket.AF_INET6
+        # What a UAC's receive() is told the source is: its next hop (it never
+        # reads it); None for a UAS, which answers where a request came from.
+        self._source: Address | None = engine.next_hop if isinstance(engine, UacScenario) else None
         self._timer: asyncio.TimerHandle | None = None
+        self._now = 0.0  # the clock of the last drain: what receive() arms from
+        # The least delay of a timer armed by receive() (a timer callback re-arms
+        # with the timer cleared, so it is not bound by this). A UAC that waits
+        # for a free slot (max_concurrent) may start a call when one ends: 0.
+        limited = isinstance(engine, UacScenario) and engine.config.max_concurrent is not None
+        self._floor = 0.0 if limited else engine.least_delay
         self._armed = 0.0
         self._seen = -1  # engine.timers_armed when the timer was last computed
         loop.add_reader(sock.fileno(), self.readable)
@@ -88,19 +101,36 @@ class Pump:
         self.flush()
 
     def _drain(self, limit: int) -> None:
-        """Feed the engine up to ``limit`` datagrams waiting on the socket."""
+        """Feed the engine up to ``limit`` datagrams waiting on the socket.
+
+        One clock reading per wake-up: the datagrams drained in it all arrived
+        by then (setup latencies are measured to the wake-up that read the 2xx).
+        A UAC matches responses by their headers alone (§17.1.3), so it reads
+        without the source address (``recv``: no address object per datagram)."""
         receive = self.engine.receive
+        now = self._now = time.monotonic()
+        if self._source is not None:
+            recv = self.sock.recv
+            source = self._source
+            for _ in range(limit):
+                try:
+                    receive(recv(_MAX_DATAGRAM), source, now)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:  # an ICMP error reported on the socket
+                    self.errors += 1
+            return
         recvfrom = self.sock.recvfrom
-        clock = time.monotonic
+        v6 = self._v6
         for _ in range(limit):
             try:
-                data, source = recvfrom(_MAX_DATAGRAM)
+                data, address = recvfrom(_MAX_DATAGRAM)
             except (BlockingIOError, InterruptedError):
                 break
-            except OSError:  # an ICMP error reported on the socket
+            except OSError:
                 self.errors += 1
                 continue
-            receive(data, source[:2] if self._v6 else source, clock())
+            receive(data, address[:2] if v6 else address, now)
 
     def on_timer(self) -> None:
         self._timer = None  # flush() computes the next deadline
@@ -120,14 +150,25 @@ class Pump:
             except OSError:  # a full buffer or an ICMP error: as if lost
                 self.errors += 1
         engine = self.engine
-        if engine.timers_armed == self._seen and self._timer is not None:
-            return  # no deadline moved since the timer was armed
-        self._seen = engine.timers_armed
-        when = engine.get_timer()
         if self._on_finished is not None and isinstance(engine, UacScenario) and engine.finished:
-            when = None
             self._on_finished()
             self._on_finished = None
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            return
+        seen = engine.timers_armed
+        if self._timer is not None and (
+            seen == self._seen or self._now + self._floor >= self._armed
+        ):
+            # No timer armed since, or every one armed since (at the drain's clock,
+            # at least ``floor`` ahead) comes after the armed one: the engine's
+            # earliest deadline did not move earlier, so no get_timer() is needed
+            # (a few per call when paced; a stale entry only wakes us early).
+            self._seen = seen
+            return
+        self._seen = seen
+        when = engine.get_timer()
         if when is None:
             if self._timer is not None:
                 self._timer.cancel()

@@ -4,7 +4,7 @@ and ``uas``: INVITE–100–180–200–ACK–BYE–200 (RFC 3261 §13, §15, §
 Lean on purpose, like SIPp: no transaction layer, no dialog objects, no full
 parse. Each call lives in one slot (a small ``__slots__`` object, reused
 through a free list) found by its Call-ID; datagrams are classified by a
-byte scanner (:mod:`~sipsec.ua.load_wire`: status or method, Call-ID, CSeq
+byte scanner (:mod:`~sipsec.ua.load_scan`: status or method, Call-ID, CSeq
 method, To tag, top Via branch) and messages are built from byte templates.
 Wrong answers (an unknown Call-ID, a branch or tag of no transaction or
 dialog of ours, a 2xx without To tag or Contact) are counted as unexpected
@@ -20,8 +20,9 @@ UAS's 2xx: Timer G until the ACK, §13.3.1.4), and every call gives up after
     for data, address in uac.datagrams_to_send(): ...
     uac.finished, uac.stats              # LoadStats, merged across processes
 
-Modules: ``load_wire`` (scanner, header copying, route set), ``load_engine``
-(config, slots, timers), ``load_uac``, ``load_uas``, ``load_stats``.
+Modules: ``load_scan`` (the scanner), ``load_wire`` (header copying, route
+set), ``load_engine`` (config, slots, timers), ``load_uac``, ``load_uas``,
+``load_stats``.
 """
 
 from __future__ import annotations

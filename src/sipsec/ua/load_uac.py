@@ -14,7 +14,7 @@ final response, the BYE on Timer E (capped at T2); both give up after
 
 from __future__ import annotations
 
-from sipsec.errors import LocalProtocolError
+from sipsec.errors import LocalProtocolError, SipsecError
 
 from .load_engine import (
     BYE_SENT,
@@ -28,18 +28,16 @@ from .load_engine import (
 )
 from .load_wire import (
     Address,
-    Scanned,
     contact_uri,
-    header_value,
     hop_of,
     normalize,
     reply_headers,
     route_set,
+    scan,
+    to_value,
 )
 
 __all__ = ["UacScenario"]
-
-_TO = (b"\r\nto:", b"\r\nt:")
 
 
 def _literal(value: bytes) -> bytes:
@@ -78,11 +76,12 @@ class UacScenario(ScenarioEngine):
             + b"Contact: <sip:load@" + local + b">\r\nContent-Length: 0\r\n\r\n"
         )  # fmt: skip
         # ACK or BYE in the dialog (§12.2.1.1): (method, Request-URI, branch,
-        # from tag, To line, Call-ID, Route lines, CSeq).
+        # the dialog's From, To, Call-ID and Route lines, CSeq).
         self._in_dialog = (
-            b"%s %s SIP/2.0\r\n" + via + b"Max-Forwards: 70\r\n" + from_
-            + b"%sCall-ID: %s\r\n%sCSeq: %s\r\nContent-Length: 0\r\n\r\n"
+            b"%s %s SIP/2.0\r\n" + via + b"Max-Forwards: 70\r\n%sCSeq: %s\r\n"
+            + b"Content-Length: 0\r\n\r\n"
         )  # fmt: skip
+        self._from_prefix = b"From: <sip:load@" + self._local + b">;tag="
         # ACK of a non-2xx (§17.1.1.3): the INVITE's URI and branch; (branch,
         # from tag, the response's To line, Call-ID).
         self._failure_ack = (
@@ -136,53 +135,61 @@ class UacScenario(ScenarioEngine):
         call.peer = self.next_hop
         call.state = CALLING
         call.started = now
-        call.interval = self.config.t1
-        call.expires = now + self.config.timeout
+        call.interval = self._t1
+        call.expires = now + self._timeout
         self._out.append((call.pending, call.peer))
         stats = self.stats
         stats.calls_started += 1
         if stats.first_start is None:
             stats.first_start = now
         stats.last_start = now
-        self._after(call, now, self.config.t1)
+        self._after(call, now, self._t1)
 
-    def _on_response(self, data: bytes, scanned: Scanned, now: float) -> None:
-        status, call_id, method, to_tag, branch = scanned
-        assert isinstance(status, int)  # the engine dispatched on it
-        call = self._calls.get(call_id)
+    def receive(self, data: bytes, source: Address, now: float) -> None:
+        """Feed one datagram; bad input is counted, never raised. A response is
+        matched to its call by Call-ID, to its transaction by CSeq method and
+        top Via branch (§17.1.3); the engine's dispatch is inlined here, as
+        this runs for every datagram."""
         stats = self.stats
-        if call is None:
-            stats.unexpected += 1  # no call of ours (or one long over)
-            return
-        state = call.state
-        if method == b"INVITE" and branch == call.branch:
-            if state in (CALLING, PROCEEDING):
-                if status < 200:
-                    call.state = PROCEEDING  # §17.1.1.2: no more retransmissions
-                elif status < 300:
-                    self._answered(call, data, to_tag, now)
+        try:
+            status, call_id, method, to_tag, branch = scan(data)
+            if isinstance(status, bytes):
+                stats.unexpected += 1  # a request: this scenario's UAS sends none
+                return
+            call = self._calls.get(call_id)
+            if call is None:
+                stats.unexpected += 1  # no call of ours (or one long over)
+            elif branch == call.branch and method == b"INVITE":
+                state = call.state
+                if state < HOLDING:  # CALLING or PROCEEDING (the order of the flow)
+                    if status < 200:
+                        call.state = PROCEEDING  # §17.1.1.2: no more retransmissions
+                    elif status < 300:
+                        self._answered(call, data, to_tag, now)
+                    else:
+                        self._ack_failure(call, data)
+                        self._finish(call, now, f"INVITE {status}")
+                elif status >= 200 and call.answer and (status >= 300 or to_tag == call.remote_tag):
+                    # The final response again: our ACK was lost. A 2xx gets the same
+                    # end-to-end ACK (§13.2.2.4), a non-2xx the same hop-by-hop ACK
+                    # (§17.1.1.2, Completed state).
+                    stats.duplicates += 1
+                    self._out.append((call.answer, call.peer))
+                elif status < 200:
+                    stats.duplicates += 1  # a provisional after the final one
                 else:
-                    self._ack_failure(call, data)
-                    self._finish(call, now, f"INVITE {status}")
-            elif status >= 200 and call.answer and (status >= 300 or to_tag == call.remote_tag):
-                # The final response again: our ACK was lost. A 2xx gets the same
-                # end-to-end ACK (§13.2.2.4), a non-2xx the same hop-by-hop ACK
-                # (§17.1.1.2, Completed state).
-                stats.duplicates += 1
-                self._out.append((call.answer, call.peer))
-            elif status < 200:
-                stats.duplicates += 1  # a provisional after the final one
+                    stats.unexpected += 1  # a 2xx of another dialog (forking is not ours)
+            elif branch == call.bye_branch and method == b"BYE" and branch:
+                if to_tag != call.remote_tag:
+                    stats.unexpected += 1  # not from the dialog's peer (§12.2.1.2)
+                elif call.state == BYE_SENT and status >= 200:
+                    self._finish(call, now, None if status < 300 else f"BYE {status}")
+                else:
+                    stats.duplicates += 1  # a provisional, or the final one again
             else:
-                stats.unexpected += 1  # a 2xx of another dialog (forking is not ours)
-        elif method == b"BYE" and branch == call.bye_branch and branch:
-            if to_tag != call.remote_tag:
-                stats.unexpected += 1  # not from the dialog's peer (§12.2.1.2)
-            elif state == BYE_SENT and status >= 200:
-                self._finish(call, now, None if status < 300 else f"BYE {status}")
-            else:
-                stats.duplicates += 1  # a provisional, or the final one again
-        else:
-            stats.unexpected += 1  # a CSeq method or branch we never sent
+                stats.unexpected += 1  # a CSeq method or branch we never sent
+        except SipsecError:
+            stats.malformed += 1
 
     def _answered(self, call: CallSlot, data: bytes, to_tag: bytes, now: float) -> None:
         """2xx: ACK it end to end and, after the hold time, hang up (§13.2.2.4)."""
@@ -192,8 +199,7 @@ class UacScenario(ScenarioEngine):
             return
         call.remote_tag = to_tag
         head = normalize(data)
-        low = head.lower()
-        target = contact_uri(head, low)
+        target = contact_uri(head)
         if target is None:
             self._finish(call, now, "INVITE 2xx without Contact")  # §12.1.1: MUST have
             return
@@ -204,30 +210,17 @@ class UacScenario(ScenarioEngine):
             self._finish(call, now, "INVITE 2xx with a non-SIP Contact or route")
             return
         call.peer = hop
-        to_line = b"To: " + (header_value(head, low, _TO) or b"") + b"\r\n"  # has the tag
-        route_lines = b"".join(b"Route: <" + uri + b">\r\n" for uri in routes)
+        # The dialog's lines of the ACK and the BYE: From (our tag), To (the
+        # remote tag), Call-ID, the route set (§12.2.1.1).
         ident = call.local_tag
-        call.answer = self._in_dialog % (
-            b"ACK",
-            target,
-            b"z9hG4bKa" + ident,
-            ident,
-            to_line,
-            ident,
-            route_lines,
-            b"1 ACK",
-        )
+        dialog = (
+            self._from_prefix + ident + b"\r\nTo: " + (to_value(head) or b"")
+            + b"\r\nCall-ID: " + ident + b"\r\n"
+            + b"".join([b"Route: <" + uri + b">\r\n" for uri in routes])
+        )  # fmt: skip
+        call.answer = self._in_dialog % (b"ACK", target, b"z9hG4bKa" + ident, dialog, b"1 ACK")
         call.bye_branch = b"z9hG4bKb" + ident
-        call.bye = self._in_dialog % (
-            b"BYE",
-            target,
-            call.bye_branch,
-            ident,
-            to_line,
-            ident,
-            route_lines,
-            b"2 BYE",
-        )
+        call.bye = self._in_dialog % (b"BYE", target, call.bye_branch, dialog, b"2 BYE")
         self._out.append((call.answer, hop))
         call.state = HOLDING
         if self.config.hold > 0:
@@ -252,10 +245,10 @@ class UacScenario(ScenarioEngine):
     def _bye(self, call: CallSlot, now: float) -> None:
         call.pending, call.bye = call.bye, b""
         call.state = BYE_SENT
-        call.interval = self.config.t1
-        call.expires = now + self.config.timeout
+        call.interval = self._t1
+        call.expires = now + self._timeout
         self._out.append((call.pending, call.peer))
-        self._after(call, now, self.config.t1)
+        self._after(call, now, self._t1)
 
     def _ack_failure(self, call: CallSlot, data: bytes) -> None:
         """§17.1.1.3: the ACK of a non-2xx has the INVITE's branch, URI and Via,

@@ -12,8 +12,10 @@ T2) until the ACK (§13.3.1.4), giving up after 64·T1 (Timer H).
 
 from __future__ import annotations
 
+from sipsec.errors import SipsecError
+
 from .load_engine import ANSWERED, CONFIRMED, LINGER, CallSlot, ScenarioConfig, ScenarioEngine
-from .load_wire import Address, Scanned, normalize, reply_headers, with_tag
+from .load_wire import Address, normalize, reply_headers, scan, with_tag
 
 __all__ = ["UasScenario"]
 
@@ -32,38 +34,52 @@ class UasScenario(ScenarioEngine):
     def finished(self) -> bool:
         return not self._active
 
-    def _on_request(self, data: bytes, scanned: Scanned, source: Address, now: float) -> None:
-        method, call_id, _, to_tag, branch = scanned
-        call = self._calls.get(call_id)
+    def receive(self, data: bytes, source: Address, now: float) -> None:
+        """Feed one datagram; bad input is counted, never raised. A request is
+        matched to its call by Call-ID and to its dialog by our To tag; the
+        engine's dispatch is inlined here, as this runs for every datagram."""
         stats = self.stats
-        ours = call is not None and to_tag == call.local_tag
-        if method == b"INVITE" and call is None and not to_tag:
-            self._answer(data, call_id, branch, source, now)
-        elif method == b"INVITE" and call is not None and branch == call.branch:
-            stats.duplicates += 1  # §17.2.1: the last response again
-            if call.state == ANSWERED:
-                self._out.append((call.pending, call.peer))
-        elif method == b"ACK" and ours and call is not None:
-            if call.state == ANSWERED:
-                call.state = CONFIRMED  # §13.3.1.4: Timer G stops
-                self._after(call, now, self.config.timeout)  # BYE expected before this
-            else:
-                stats.duplicates += 1
-        elif method == b"BYE" and ours and call is not None and call.state != LINGER:
-            call.answer = self._reply(normalize(data), b"200 OK", None)
-            call.peer = source
-            self._out.append((call.answer, source))
-            self._finish(call, now, None)
-        elif method == b"BYE" and ours and call is not None and call.answer:
-            stats.duplicates += 1  # our 200 was lost: the same 200 again
-            self._out.append((call.answer, call.peer))
-        else:
+        try:
+            method, call_id, _, to_tag, branch = scan(data)
+            if not isinstance(method, bytes):
+                stats.unexpected += 1  # a response: this scenario's UAC sends none
+                return
+            call = self._calls.get(call_id)
+            if call is None:
+                if method == b"INVITE" and not to_tag:
+                    self._answer(data, call_id, branch, source, now)
+                    return
+            elif method == b"ACK" and to_tag == call.local_tag:
+                if call.state == ANSWERED:
+                    call.state = CONFIRMED  # §13.3.1.4: Timer G stops
+                    self._after(call, now, self._timeout)  # BYE expected before this
+                else:
+                    stats.duplicates += 1
+                return
+            elif method == b"BYE" and to_tag == call.local_tag:
+                if call.state != LINGER:
+                    call.answer = self._reply(normalize(data), b"200 OK", None)
+                    call.peer = source
+                    self._out.append((call.answer, source))
+                    self._finish(call, now, None)
+                    return
+                if call.answer:
+                    stats.duplicates += 1  # our 200 was lost: the same 200 again
+                    self._out.append((call.answer, call.peer))
+                    return
+            elif method == b"INVITE" and branch == call.branch:
+                stats.duplicates += 1  # §17.2.1: the last response again
+                if call.state == ANSWERED:
+                    self._out.append((call.pending, call.peer))
+                return
             stats.unexpected += 1  # no call, another dialog's tag, another method
             if method != b"ACK":  # an ACK is never answered (§17.1.1.3)
                 # §12.2.2: a request for no dialog we know gets 481; others 501.
                 status = 481 if method in (b"BYE", b"CANCEL", b"INVITE") else 501
                 reply = self._reply(normalize(data), _REASONS[status], self._next_id())
                 self._out.append((reply, source))
+        except SipsecError:
+            stats.malformed += 1
 
     def _reply(self, head: bytes, status: bytes, tag: bytes | None) -> bytes:
         """A response copying the request's Via, From, To, Call-ID and CSeq."""
@@ -96,9 +112,9 @@ class UasScenario(ScenarioEngine):
         self._out.append((call.pending, source))
         call.state = ANSWERED
         call.started = now
-        call.interval = self.config.t1
-        call.expires = now + self.config.timeout
-        self._after(call, now, self.config.t1)
+        call.interval = self._t1
+        call.expires = now + self._timeout
+        self._after(call, now, self._t1)
 
     def _on_timer(self, call: CallSlot, now: float) -> None:
         if call.state == LINGER:
