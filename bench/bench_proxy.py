@@ -3,7 +3,8 @@ against Kamailio configured the same way (issue 7, "Speed").
 
 Each proxy runs pinned to one CPU (``os.sched_setaffinity``), the generator
 (``sipsec load``: UAC and UAS processes, INVITE–100–180–200–ACK–BYE–200 over
-loopback UDP) pinned to another. For each proxy the rate is stepped up; a step
+loopback UDP; by default the UAS sends no 100 Trying, as SIPp's uas scenario
+does not — ``--uas-trying`` adds it) pinned to another. For each proxy the rate is stepped up; a step
 is *sustained* when fewer than 1 % of its calls failed, the calls completed at
 ≥ 95 % of the offered rate, and p99 setup latency stayed under T1 (500 ms: no
 retransmission needed). Measured per step: calls/s, CPU seconds used by the
@@ -24,7 +25,7 @@ the whole benchmark call on bytes; ``bench/bench_proxy_core.py`` measures the
 relay and the full path side by side without sockets.
 
 Run: ``.venv/bin/python bench/bench_proxy.py [--rates 500,1000,...] [--step-seconds 4]
-[--proxy-cpu 0] [--generator-cpu 1] [--only kamailio|sipsec]``
+[--proxy-cpu 0] [--generator-cpu 1] [--only kamailio|sipsec] [--uas-trying]``
 """
 
 from __future__ import annotations
@@ -220,10 +221,12 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def step(pid: int, port: int, rate: float, seconds: float, generator_cpu: int) -> Step:
+def step(
+    pid: int, port: int, rate: float, seconds: float, generator_cpu: int, trying: bool
+) -> Step:
     calls = max(1, int(rate * seconds))
     settings = LoadSettings(
-        rate=rate, calls=calls, proxy=("127.0.0.1", port), cpus=(generator_cpu,)
+        rate=rate, calls=calls, proxy=("127.0.0.1", port), cpus=(generator_cpu,), trying=trying
     )
     drops0 = udp_drops(port)
     cpu0, gen0, wall0 = cpu_seconds(pid), children_cpu(), time.monotonic()
@@ -256,7 +259,7 @@ def measure(name: str, pid: int, port: int, args: argparse.Namespace) -> list[St
     steps: list[Step] = []
     misses = 0
     for rate in args.rates:
-        result = step(pid, port, rate, args.step_seconds, args.generator_cpu)
+        result = step(pid, port, rate, args.step_seconds, args.generator_cpu, args.uas_trying)
         steps.append(result)
         print(result.line(), flush=True)
         misses = 0 if result.sustained else misses + 1
@@ -293,10 +296,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--proxy-cpu", type=int, default=0)
     parser.add_argument("--generator-cpu", type=int, default=1)
     parser.add_argument("--only", choices=["kamailio", "sipsec"])
+    parser.add_argument(
+        "--uas-trying",
+        action="store_true",
+        help="the UAS sends the optional 100 Trying (§17.2.1); by default it does not, "
+        "as in SIPp's uas scenario, so each call is INVITE-180-200-ACK-BYE-200 at the UAS",
+    )
     args = parser.parse_args(argv)
     args.rates = [float(r) for r in args.rates.split(",")]
     print(f"host: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} (shared machine)")
     print("sustained step: < 1% failed, >= 95% of the rate completed, p99 setup < 500 ms")
+    print(f"UAS 100 Trying: {'sent' if args.uas_trying else 'not sent (as SIPp uas)'}")
     results: dict[str, tuple[float, float] | None] = {}
     steps: dict[str, list[Step]] = {}
     proxies: list[tuple[str, Callable[[int, Path], list[str] | None]]] = [
