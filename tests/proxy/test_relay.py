@@ -28,6 +28,7 @@ from sipsec.proxy import (
     ProxyCore,
     RegisterUpdate,
 )
+from sipsec.proxy import relay_scan as rs
 from sipsec.proxy.relay import FastRelay
 from sipsec.sip import Request, Response, SipParseError, make_response, parse_message
 from sipsec.transaction import Peer
@@ -360,6 +361,18 @@ def test_the_relay_sends_what_the_full_path_sends(flow: Flow) -> None:
     _, fast = differential(flow)
     assert fast.taken > 0  # the relay did the work, not the fallback
     assert fast.relay is not None and len(fast.relay) == 0  # Timer J/K/L/M/D cleaned up
+
+
+@pytest.mark.parametrize("flow", FLOWS, ids=[f.__name__ for f in FLOWS])
+def test_warm_caches_change_nothing(flow: Flow) -> None:
+    """What the relay makes after a few sightings — a template per header-name
+    sequence (relay_template), a route decision per Request-URI and Route set,
+    the value memos — leaves every byte, record and counter as it was."""
+    for _ in range(3):
+        differential(flow)
+    _, fast = differential(flow)
+    assert fast.relay is not None and fast.relay.routes._decided
+    assert rs._TEMPLATES._made > 0
 
 
 # -- generated and mutated requests: decline, or do exactly what the full path does ---------

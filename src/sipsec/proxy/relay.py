@@ -106,8 +106,9 @@ class FastRelay(RelayFlow):
     def _request(self, data: bytes, source: Address, now: float) -> bool:
         s = rs.scan(data)
         via = None
-        if s is not None and s.method is not None and b"," not in s.lines[s.via_lines[0]]:
-            via = rs.parse_top_via(s.value(s.via_lines[0]))
+        if s is not None and s.method is not None:
+            top = s.vals[b"via"]  # the first Via line's value; one Via value in it, or declined
+            via = None if b"," in top else rs.parse_top_via(top)
         if s is None or via is None or s.method is None:
             return self._unusual(data, source, now)
         method = s.method
@@ -120,9 +121,7 @@ class FastRelay(RelayFlow):
             return self._known(txn, s, data, source, now)
         if method == b"CANCEL":
             return False  # not for one of ours: the full path answers it (481 or 200)
-        key_method = "INVITE" if method == b"ACK" else method.decode()
-        sent_by = ("UDP", via.host.decode(), via.port)
-        if self.core.full_path_has(key_method, via.branch.decode(), sent_by):
+        if len(self.core.layer) and self._full_path_has(method, via):
             return False
         if method == b"ACK":
             return self._ack(s, via, source, now)
@@ -130,8 +129,15 @@ class FastRelay(RelayFlow):
             return False
         return self._new(s, via, source, now)
 
+    def _full_path_has(self, method: bytes, via: rs.ViaTop) -> bool:
+        """The full path's transaction layer holds this request's transaction
+        (asked only when it holds any at all)."""
+        key_method = "INVITE" if method == b"ACK" else method.decode()
+        sent_by = ("UDP", via.host.decode(), via.port)
+        return self.core.full_path_has(key_method, via.branch.decode(), sent_by)
+
     def _new(self, s: rs.Scan, via: rs.ViaTop, source: Address, now: float) -> bool:
-        found = self.routes.route(s, s.to_tag is None, source, now)
+        found = self.routes.route(s, s.to_tag is None, source, now, via)
         if found is None:
             return False
         uri, peer, popped = found
@@ -191,7 +197,7 @@ class FastRelay(RelayFlow):
             return True
         if method == b"ACK" and txn.invite:
             if txn.s_state == 3:  # Accepted: the full path's layer hands it to the core
-                via = rs.parse_top_via(s.value(s.via_lines[0]))
+                via = rs.parse_top_via(s.vals[b"via"])
                 return via is not None and self._ack(s, via, source, now)
             if txn.s_state == 1:  # Completed → Confirmed, Timer I
                 txn.s_state = 2
@@ -260,7 +266,7 @@ class FastRelay(RelayFlow):
 
     # -- the ACK for a 2xx: end to end, forwarded statelessly (§16.11, RFC 6026 §8.9) -----------
     def _ack(self, s: rs.Scan, via: rs.ViaTop, source: Address, now: float) -> bool:
-        found = self.routes.route(s, False, source, now)
+        found = self.routes.route(s, False, source, now, via)
         if found is None:
             return False
         uri, peer, popped = found
@@ -289,8 +295,8 @@ class FastRelay(RelayFlow):
         if PREFIX not in data:
             return False  # not ours: no need to look closer
         s = rs.scan(data, response_of=True)
-        if s is not None and b"," not in s.lines[s.via_lines[0]]:
-            top = s.value(s.via_lines[0])
+        if s is not None and b"," not in s.vals[b"via"]:
+            top = s.vals[b"via"]
             at = top.find(b";branch=")
             if at < 0:
                 return False
@@ -304,8 +310,11 @@ class FastRelay(RelayFlow):
                 self.on_response(txn, s.status, b"CANCEL", fwd=b"", raw=data, now=now)
                 return True
             if len(s.via_lines) > 1 and rs.clean_reason(s.start) and _echoes(s, txn):
-                lines = s.lines[: s.via_lines[0]] + s.lines[s.via_lines[0] + 1 :]
-                fwd = sp.join(s.start, lines, s.body)
+                fwd = b""  # a 100 goes no further (§16.7 step 5)
+                if s.status != 100:
+                    top_line = s.via_lines[0]
+                    lines = s.lines[:top_line] + s.lines[top_line + 1 :]
+                    fwd = sp.join(s.start, lines, s.body)
                 self.on_response(txn, s.status, s.cseq_method, fwd=fwd, raw=data, now=now)
                 self.stats["relay_responses"] += 1
                 return True

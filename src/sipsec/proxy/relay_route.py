@@ -44,31 +44,66 @@ class RelayRoutes:
         )
         self._aors: dict[bytes, str | None] = {}
         self._contacts: dict[str, tuple[bytes, Address] | None] = {}
+        # (Request-URI, *Route values) → what _decide made of them
+        self._decided: dict[tuple[bytes, ...], tuple[bytes | None, Address | None, int] | None]
+        self._decided = {}
 
     def route(
-        self, s: rs.Scan, initial: bool, source: Address, now: float
+        self, s: rs.Scan, initial: bool, source: Address, now: float, top: rs.ViaTop
     ) -> tuple[bytes, Address, int] | None:
-        """(Request-URI to write, next hop, own Route lines to pop) or None: decline."""
-        config, core = self.config, self.core
-        if not core.accepting or config.source_rate is not None:
+        """(Request-URI to write, next hop, own Route lines to pop) or None: decline.
+        ``top``: the request's top Via, read by :func:`~.relay_scan.parse_top_via`."""
+        config = self.config
+        if not self.core.accepting or config.source_rate is not None:
             return None
-        if s.max_forwards is None or s.max_forwards == 0:
+        if not s.max_forwards:
             return None  # absent: the full path writes 70; 0: it answers 483
         index = s.index
         if b"proxy-require" in index or b"require" in index or b"record-route" in index:
             return None
-        if not rs.accepted_uri(s.uri):
-            return None  # sips:, tel:, or a shape we do not copy blindly
-        bys = rs.sent_bys(s)
-        if not bys or any(b in self._ours for b in bys):
+        if top.written in self._ours:
             return None  # §16.3 step 4: a loop or a spiral, the full path decides
-        routes = []
-        for i in s.routes:
-            uri = rs.name_addr_uri(s.value(i))
-            if uri is None:
+        if len(s.via_lines) > 1 or b"," in s.vals[b"via"]:
+            bys = rs.sent_bys(s, top)
+            if not bys or any(b in self._ours for b in bys):
                 return None
-            routes.append(uri)
-        user, host, port, params = rs.uri_host_port(s.uri)
+        key = (s.uri, *[s.value(i) for i in s.routes])
+        if key in self._decided:
+            decision = self._decided[key]
+        else:
+            decision = self._decide(s.uri, key[1:])
+            if len(self._decided) >= _CACHE:
+                self._decided.clear()
+            self._decided[key] = decision
+        if decision is None:
+            return None
+        if initial and config.authenticate_invites and source[0] not in config.trusted_addresses:
+            return None  # the full path challenges (407) or refuses (403)
+        user, peer, popped = decision
+        if user is not None:
+            target = self._lookup(user, now)
+            if target is None:
+                return None
+            return target[0], target[1], popped
+        assert peer is not None
+        return s.uri, peer, popped
+
+    def _decide(
+        self, uri: bytes, route_values: tuple[bytes, ...]
+    ) -> tuple[bytes | None, Address | None, int] | None:
+        """What route() decides from the Request-URI and Route values alone
+        (§16.4, §16.5): (user to look up, None, pops), (None, next hop, pops)
+        or None. A function of the bytes and the configuration only, so
+        route() remembers it."""
+        if not rs.accepted_uri(uri):
+            return None  # sips:, tel:, or a shape we do not copy blindly
+        routes = []
+        for value in route_values:
+            route = rs.name_addr_uri(value)
+            if route is None:
+                return None
+            routes.append(route)
+        user, host, port, params = rs.uri_host_port(uri)
         if routes and b"lr" in params and self._is_ours(user, host, port, params):
             return None  # the previous hop was a strict router (§16.4)
         popped = 0
@@ -77,16 +112,11 @@ class RelayRoutes:
         left = routes[popped:]
         if not left and self._is_ours(user, host, port, params):
             return None  # for the proxy itself (OPTIONS, 404 …)
-        if initial and config.authenticate_invites and source[0] not in config.trusted_addresses:
-            return None  # the full path challenges (407) or refuses (403)
         if not left and user is not None and self._names_us(host, port, params, domain=True):
-            target = self._lookup(user, now)
-            if target is None:
-                return None
-            return target[0], target[1], popped
+            return user, None, popped  # §16.5: the location service, per request
         hop = rs.uri_host_port(left[0]) if left else (user, host, port, params)
         peer = self._resolve(hop[1], hop[2], hop[3])
-        return (s.uri, peer, popped) if peer is not None else None
+        return None if peer is None else (None, peer, popped)
 
     def _is_ours(
         self, user: bytes | None, host: bytes, port: int | None, params: dict[bytes, bytes | None]

@@ -10,12 +10,20 @@ handles the message and answers what is wrong with it. Being strict here is
 what keeps the relay's output byte-for-byte what the full path would send:
 every line the relay passes through is one the parser keeps as written.
 
-What is written from a scan is :mod:`.relay_splice`'s.
+Speed without a second set of rules: a header-name sequence seen a few
+times is read by one :mod:`.relay_template` match that splits exactly as
+:func:`generic_split` does, and each value check is a
+:mod:`.relay_shapes` memo in front of its regex. What is written from a
+scan is :mod:`.relay_splice`'s.
 """
 
 from __future__ import annotations
 
 import re
+
+from . import relay_shapes as sh
+from .relay_shapes import accepted_uri, clean_reason, is_token, name_addr_uri, uri_host_port
+from .relay_template import Templates
 
 __all__ = [
     "Scan",
@@ -38,30 +46,7 @@ _COMPACT = {
     b"x": b"session-expires", b"b": b"referred-by", b"y": b"identity", b"a": b"accept-contact",
     b"j": b"reject-contact", b"d": b"request-disposition", b"n": b"identity-info",
 }  # fmt: skip
-_TOKEN = rb"[A-Za-z0-9.!%*_+`'~-]+"
-_NAME = re.compile(_TOKEN)
-# Conservative on purpose: a value outside these shapes is declined, never guessed at.
-_METHOD = re.compile(rb"[A-Z]{2,16}")
-_URI = re.compile(
-    rb"sip:(?:[A-Za-z0-9._~!$&'()*+,=-]+@)?(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)(?::[0-9]{1,5})?"
-    rb"(?:;[a-z0-9._~!%*+`'-]+(?:=[A-Za-z0-9._~!%*+`'-]+)?)*"
-)
-_PARAMS = rb"(?:;[a-z0-9._~!%*+`'-]+(?:=[A-Za-z0-9._~!%*+`'-]+)?)*"
-_NAME_ADDR = re.compile(
-    rb'(?:"[^"\\\r\n]*" ?|[A-Za-z0-9._ -]*)<(' + _URI.pattern + rb")>" + _PARAMS
-)
-_ADDR_SPEC = re.compile(
-    rb"(sip:(?:[A-Za-z0-9._~!$&'()*+,=-]+@)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::[0-9]{1,5})?)"
-    + _PARAMS
-)
-_TAG = re.compile(rb";tag=(" + _TOKEN + rb")")
-_WORD = rb"[A-Za-z0-9.!%*_+`'~()<>:\\\"/\[\]?{}-]+"
-_CALL_ID = re.compile(_WORD + rb"(?:@" + _WORD + rb")?")  # §25.1 callid = word ["@" word]
-_CSEQ = re.compile(rb"([0-9]{1,10}) ([A-Z]{2,16})")
-_DIGITS = re.compile(rb"[0-9]{1,10}")
-_CONTENT_TYPE = re.compile(
-    _TOKEN + rb"/" + _TOKEN + rb"(?: *; *" + _TOKEN + rb"=" + _TOKEN + rb")*"
-)
+_NAME = re.compile(rb"[A-Za-z0-9.!%*_+`'~-]+")
 _VIA = re.compile(
     rb"SIP/2\.0/UDP ([0-9]{1,3}(?:\.[0-9]{1,3}){3}|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)"
     rb"(?::([0-9]{1,5}))?((?:;[a-z0-9._~!%*+`'-]+(?:=[A-Za-z0-9._~!%*+`'-]+)?)*)"
@@ -72,40 +57,92 @@ _ANY_VIA = re.compile(
     rb" *SIP/2\.0/[A-Za-z]+ ([0-9]{1,3}(?:\.[0-9]{1,3}){3}|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)"
     rb"(?::[0-9]{1,5})?(?:;[A-Za-z0-9._~!%*+`'-]+(?:=[A-Za-z0-9._~!%*+`':\[\]-]+)?)* *"
 )
-_STATUS = re.compile(rb"SIP/2\.0 ([1-6][0-9]{2}) [^\r\n]*")
 # Headers a proxy must be able to read (§16.3, validate_request): present → strict shape.
 _SINGLE = frozenset({b"from", b"to", b"call-id", b"cseq", b"max-forwards", b"content-length"})
+_REQUIRED = (b"from", b"to", b"call-id", b"cseq", b"content-length")
 _BRANCH_COOKIE = b"z9hG4bK"
 
 
 class ViaTop:
     """The top Via of a request, as far as the relay reads it."""
 
-    __slots__ = ("branch", "host", "params", "port", "rport", "sent_by")
+    __slots__ = ("branch", "host", "params", "port", "rport", "sent_by", "written")
 
-    def __init__(self, host: bytes, port: int | None, params: list[tuple[bytes, bytes | None]]):
+    def __init__(
+        self,
+        host: bytes,
+        port: bytes | None,
+        params: list[tuple[bytes, bytes | None]],
+        branch: bytes,
+        rport: bool,
+    ) -> None:
         self.host = host
-        self.port = port
+        number = int(port) if port is not None else None
+        self.port = number
         self.params = params
-        names = dict(params)
-        self.branch: bytes = names.get(b"branch") or b""
-        self.rport = b"rport" in names
-        self.sent_by = host.lower() + b":" + str(port or 5060).encode()
+        self.branch = branch
+        self.rport = rport
+        host = host.lower()
+        # the §17.2.3 key's sent-by (port as a number) and, for §16.3 step 4's
+        # loop check, the sent-by as written (what sent_bys reads)
+        self.sent_by = host + (b":%d" % number if number is not None else b":5060")
+        self.written = host + (b":" + port if port is not None else b":5060")
+
+    def with_branch(self, branch: bytes) -> ViaTop:
+        """This Via with another branch (in the same place among the parameters)."""
+        via = ViaTop.__new__(ViaTop)
+        via.host, via.port, via.rport = self.host, self.port, self.rport
+        via.sent_by, via.written, via.branch = self.sent_by, self.written, branch
+        via.params = [(name, branch if name == b"branch" else v) for name, v in self.params]
+        return via
+
+
+_STAND_IN = b"z9hG4bK0"  # a branch in the accepted shape
+_SKELETONS: dict[bytes, ViaTop | None] = {}
 
 
 def parse_top_via(value: bytes) -> ViaTop | None:
-    """The single Via value ``value`` in the relay's accepted shape, or None."""
+    """The single Via value ``value`` in the relay's accepted shape, or None.
+
+    Only the branch differs from one request of a UA to the next, so the
+    verdict on the rest is remembered: the value with its (first) branch
+    replaced by a stand-in is parsed once; the real branch then needs only
+    to be a token (what the pattern allows a parameter value to be: no
+    ``;``, so the parameters around it are the stand-in's) and not the bare
+    cookie."""
+    pre, sep, post = value.partition(b";branch=")
+    if not sep:
+        return None  # no branch parameter (RFC 2543 or worse): the full path's
+    branch, semi, rest = post.partition(b";")
+    skeleton = pre + sep + _STAND_IN + semi + rest
+    if skeleton in _SKELETONS:
+        proto = _SKELETONS[skeleton]
+    else:
+        proto = _parse_top_via(skeleton)
+        if len(_SKELETONS) >= 1024:
+            _SKELETONS.clear()
+        if len(skeleton) <= 256:
+            _SKELETONS[skeleton] = proto
+    if proto is None or not branch.startswith(_BRANCH_COOKIE) or branch == _BRANCH_COOKIE:
+        return None
+    if branch.translate(None, sh.TOKEN_CHARS):
+        return None  # a byte no parameter value may hold
+    return proto.with_branch(branch)
+
+
+def _parse_top_via(value: bytes) -> ViaTop | None:
     m = _VIA.fullmatch(value)
     if m is None:
         return None
+    host, port_text, rest = m.groups()
     params: list[tuple[bytes, bytes | None]] = []
-    for item in m.group(3).split(b";")[1:]:
+    values: dict[bytes, bytes | None] = {}
+    for item in rest.split(b";")[1:]:
         name, eq, val = item.partition(b"=")
-        params.append((name, val if eq else None))
-    names = [n for n, _ in params]
-    if len(set(names)) != len(names):
-        return None
-    values = dict(params)
+        if name in values:
+            return None  # a parameter twice
+        values[name] = val = val if eq else None
+        params.append((name, val))
     branch = values.get(b"branch")
     if branch is None or not branch.startswith(_BRANCH_COOKIE) or branch == _BRANCH_COOKIE:
         return None
@@ -113,10 +150,9 @@ def parse_top_via(value: bytes) -> ViaTop | None:
     # §18.2.2 answers: the full path reads those.
     if b"received" in values or b"maddr" in values or values.get(b"rport") is not None:
         return None
-    port = m.group(2)
-    if port is not None and not 0 < int(port) < 65536:
+    if port_text is not None and not 0 < int(port_text) < 65536:
         return None
-    return ViaTop(m.group(1), int(port) if port is not None else None, params)
+    return ViaTop(host, port_text, params, branch, b"rport" in values)
 
 
 class Scan:
@@ -127,25 +163,24 @@ class Scan:
         "method", "parties", "routes", "start", "status", "to_tag", "uri", "vals", "via_lines",
     )  # fmt: skip
 
-    def __init__(self) -> None:
-        self.start = b""
-        self.method: bytes | None = None
-        self.uri = b""
-        self.status = 0
-        self.lines: list[bytes] = []
-        # keys, index, via_lines and routes may be shared with other scans of
-        # the same header names (_SHAPES): read them, never change them.
-        self.keys: list[bytes] = []
-        self.index: dict[bytes, int] = {}  # the first line of each header
-        self.via_lines: list[int] = []
-        self.routes: list[int] = []
-        self.body = b""
-        self.cseq_seq = 0
-        self.cseq_method = b""
-        self.max_forwards: int | None = None
-        self.to_tag: bytes | None = None
-        self.vals: dict[bytes, bytes] = {}  # the first value of the headers a proxy reads
-        self.parties = (b"-", b"-")  # the From and To URIs (a request's)
+    # keys, index, via_lines and routes are shared with other scans of the
+    # same header names (_SHAPES): read them, never change them.
+    start: bytes
+    method: bytes | None
+    uri: bytes
+    status: int
+    lines: list[bytes]
+    keys: list[bytes]
+    index: dict[bytes, int]  # the first line of each header
+    via_lines: list[int]
+    routes: list[int]
+    body: bytes
+    cseq_seq: int
+    cseq_method: bytes
+    max_forwards: int | None
+    to_tag: bytes | None
+    vals: dict[bytes, bytes]  # the first value (line) of the headers a proxy reads, Via's too
+    parties: tuple[bytes, bytes]  # the From and To URIs (a request's)
 
     def value(self, i: int) -> bytes:
         line = self.lines[i]
@@ -157,7 +192,7 @@ _KEYS: dict[bytes, bytes | None] = {}  # a header name as written → its key (N
 _KEYS_KEPT = 512  # names seen; a flood of invented names cannot grow it further
 _WANTED = frozenset(
     {b"from", b"to", b"call-id", b"cseq", b"content-length", b"max-forwards", b"content-type",
-     b"expires"}
+     b"expires", b"via"}
 )  # fmt: skip
 
 
@@ -175,15 +210,17 @@ def _key(name: bytes) -> bytes | None:
     return key
 
 
-_Shape = tuple[list[bytes], dict[bytes, int], list[int], list[int], list[tuple[bytes, int]]]
-_REFUSED: _Shape = ([], {}, [], [], [])
+# keys, first index of each, Via lines, Route lines, (key, line) of the values a
+# proxy reads, and whether every header scan requires is there
+_Shape = tuple[list[bytes], dict[bytes, int], list[int], list[int], list[tuple[bytes, int]], bool]
+_REFUSED: _Shape = ([], {}, [], [], [], False)
 _SHAPES: dict[tuple[bytes, ...], _Shape] = {}
 _SHAPES_KEPT = 1024  # distinct header-name sequences remembered
 
 
 def _shape(names: tuple[bytes, ...]) -> _Shape:
-    """Keys, first index of each, Via and Route lines, and the (key, line) of
-    the values a proxy reads — or _REFUSED (a bad name, a repeated single header)."""
+    """What depends on the header names alone — or _REFUSED (a bad name, a
+    repeated single header, a required one missing)."""
     keys = [_key(name) for name in names]
     if None in keys:
         return _REFUSED
@@ -196,7 +233,52 @@ def _shape(names: tuple[bytes, ...]) -> _Shape:
     vias = [i for i, key in enumerate(checked) if key == b"via"]
     routes = [i for i, key in enumerate(checked) if key == b"route"]
     wanted = [(key, index[key]) for key in _WANTED if key in index]
-    return checked, index, vias, routes, wanted
+    complete = bool(vias) and all(key in index for key in _REQUIRED)
+    return checked, index, vias, routes, wanted, complete
+
+
+_TEMPLATES: Templates[_Shape] = Templates()
+
+
+_Split = tuple[_Shape, list[bytes], dict[bytes, bytes]]
+
+
+def _split(head: bytes) -> _Split | None:
+    """The shape, header lines and wanted values of ``head`` the generic way,
+    and one more sighting of its names towards a template."""
+    split = generic_split(head)
+    if split is not None:
+        names = tuple(_NAMES.findall(head))
+        _TEMPLATES.seen(names, split[0][4], split[0])
+    return split
+
+
+def generic_split(head: bytes) -> _Split | None:
+    """:func:`_split` without templates: what every template must agree with."""
+    crlf = head.count(b"\r\n")
+    if head.count(b"\r") != crlf or head.count(b"\n") != crlf:
+        return None  # a bare CR or LF: the parser's business
+    if b"\r\n " in head or b"\r\n\t" in head:
+        return None  # a folded line (§7.3.1): the parser's business
+    lines = head.split(b"\r\n")
+    # The header names of one UA's messages repeat: what depends on them
+    # alone (keys, first positions, Via and Route lines, repeats) is looked
+    # up by the names, not recomputed per datagram.
+    names = tuple(_NAMES.findall(head))
+    if len(names) != len(lines) - 1:
+        return None  # a line without a colon
+    shape = _SHAPES.get(names)
+    if shape is None:
+        shape = _shape(names)
+        if len(_SHAPES) < _SHAPES_KEPT:
+            _SHAPES[names] = shape
+    if not shape[5]:
+        return None  # refused, or a required header missing
+    del lines[0]
+    return shape, lines, {key: lines[at].partition(b":")[2].strip(b" \t") for key, at in shape[4]}
+
+
+_STARTS, _CSEQS, _PARTIES = sh.STARTS.get, sh.CSEQS.get, sh.PARTIES.get
 
 
 def scan(data: bytes, *, response_of: bool = False) -> Scan | None:
@@ -206,117 +288,66 @@ def scan(data: bytes, *, response_of: bool = False) -> Scan | None:
     head, sep, body = data.partition(b"\r\n\r\n")
     if not sep or b"\x00" in head:
         return None
-    crlf = head.count(b"\r\n")
-    if head.count(b"\r") != crlf or head.count(b"\n") != crlf or b"\r\n " in head:
-        return None  # a bare CR or LF, or a folded line (§7.3.1): the parser's business
-    if b"\r\n\t" in head:
-        return None
     if not head.isascii():
         try:
             head.decode("utf-8")
         except UnicodeDecodeError:
             return None  # the parser refuses a header section that is not UTF-8
-    lines = head.split(b"\r\n")
-    s = Scan()
-    start = s.start = lines[0]
-    if start.startswith(b"SIP/2.0 "):
-        m = _STATUS.fullmatch(start)
-        if m is None:
-            return None
-        s.status = int(m.group(1))
-    else:
-        parts = start.split(b" ")
-        if len(parts) != 3 or parts[2] != b"SIP/2.0" or _METHOD.fullmatch(parts[0]) is None:
-            return None
-        s.method, s.uri = parts[0], parts[1]
-    s.lines = header_lines = lines[1:]
-    # The header names of one UA's messages repeat: what depends on them
-    # alone (keys, first positions, Via and Route lines, repeats) is looked
-    # up by the names, not recomputed per datagram.
-    names = tuple(_NAMES.findall(head))
-    if len(names) != len(header_lines):
-        return None  # a line without a colon
-    shape = _SHAPES.get(names)
-    if shape is None:
-        shape = _shape(names)
-        if len(_SHAPES) < _SHAPES_KEPT:
-            _SHAPES[names] = shape
-    if shape is _REFUSED:
+    at = head.find(b"\r\n")
+    if at < 0:
+        return None  # no header at all
+    start = head[:at]
+    # Each memo is read inline (a hit is the common case); a miss, or a
+    # value remembered as refused, asks its function, which decides.
+    first = _STARTS(start) or sh.start_line(start)
+    if first is None:
         return None
-    s.keys, s.index, s.via_lines, s.routes, wanted = shape
-    vals = s.vals
-    for key, at in wanted:
-        vals[key] = header_lines[at].partition(b":")[2].strip(b" \t")
-    if not s.via_lines or b"cseq" not in vals or b"content-length" not in vals:
+    split = _TEMPLATES.match(head[at:]) or _split(head)
+    if split is None:
         return None
-    if b"from" not in vals or b"to" not in vals or b"call-id" not in vals:
-        return None
-    m = _CSEQ.fullmatch(vals[b"cseq"])
-    if m is None or int(m.group(1)) >= 2**31:
-        return None
-    s.cseq_seq, s.cseq_method = int(m.group(1)), m.group(2)
+    shape, lines, vals = split
+    cseq = _CSEQS(vals[b"cseq"]) or sh.cseq(vals[b"cseq"])
     length = vals[b"content-length"]
-    if _DIGITS.fullmatch(length) is None or int(length) != len(body):
+    if cseq is None or not (length.isdigit() and len(length) <= 10) or int(length) != len(body):
         return None
-    s.body = body
+    s = Scan()
+    s.start, s.lines, s.body, s.vals = start, lines, body, vals
+    s.method, s.uri, s.status, _ = first
+    s.keys, s.index, s.via_lines, s.routes, _, _ = shape
+    s.cseq_seq, s.cseq_method = cseq
+    s.to_tag, s.parties, s.max_forwards = None, (b"-", b"-"), None
     if not response_of:
-        to = vals[b"to"]
-        to_m = _NAME_ADDR.fullmatch(to) or _ADDR_SPEC.fullmatch(to)
-        if to_m is None:
+        to = _PARTIES(vals[b"to"]) or sh.party(vals[b"to"])
+        from_ = _PARTIES(vals[b"from"]) or sh.party(vals[b"from"])
+        if to is None or from_ is None or len(to[1]) > 1 or not sh.call_id_ok(vals[b"call-id"]):
             return None
-        tags = _TAG.findall(to)
-        if len(tags) > 1:
+        s.to_tag = to[1][0] if to[1] else None
+        s.parties = (from_[0], to[0])
+    if len(vals) > 6:  # more than Via and the five every scan has
+        mf = vals.get(b"max-forwards")
+        if mf is not None:
+            if not sh.digits(mf) or int(mf) > 255:
+                return None
+            s.max_forwards = int(mf)
+        content_type = vals.get(b"content-type")
+        if content_type is not None and not sh.content_type_ok(content_type):
             return None
-        s.to_tag = tags[0] if tags else None
-        from_ = vals[b"from"]
-        from_m = _NAME_ADDR.fullmatch(from_) or _ADDR_SPEC.fullmatch(from_)
-        if from_m is None:
+        expires = vals.get(b"expires")
+        if expires is not None and not sh.digits(expires):
             return None
-        s.parties = (from_m.group(1), to_m.group(1))
-        if _CALL_ID.fullmatch(vals[b"call-id"]) is None:
-            return None
-    mf = vals.get(b"max-forwards")
-    if mf is not None:
-        if _DIGITS.fullmatch(mf) is None or int(mf) > 255:
-            return None
-        s.max_forwards = int(mf)
-    content_type = vals.get(b"content-type")
-    if content_type is not None and _CONTENT_TYPE.fullmatch(content_type) is None:
-        return None
-    expires = vals.get(b"expires")
-    if expires is not None and _DIGITS.fullmatch(expires) is None:
-        return None
     return s
 
 
-def name_addr_uri(value: bytes) -> bytes | None:
-    """The URI of a one-value name-addr (a Route entry), or None."""
-    m = _NAME_ADDR.fullmatch(value)
-    return None if m is None else m.group(1)
-
-
-def uri_host_port(uri: bytes) -> tuple[bytes | None, bytes, int | None, dict[bytes, bytes | None]]:
-    """(user, host, port, params) of a URI that matched the accepted shape."""
-    rest = uri[4:]
-    params: dict[bytes, bytes | None] = {}
-    rest, *items = rest.split(b";")
-    for item in items:
-        name, eq, val = item.partition(b"=")
-        params[name] = val if eq else None
-    user, at, hostport = rest.rpartition(b"@")
-    host, colon, port = hostport.partition(b":")
-    return (user if at else None), host, (int(port) if colon else None), params
-
-
-def accepted_uri(uri: bytes) -> bool:
-    return _URI.fullmatch(uri) is not None
-
-
-def sent_bys(s: Scan) -> list[bytes]:
+def sent_bys(s: Scan, top: ViaTop | None = None) -> list[bytes]:
     """``host:port`` (port defaulted) of every Via value (§16.3 step 4 reads
-    them all); empty when one is not in the plain shape."""
+    them all); empty when one is not in the plain shape. ``top``: the first
+    Via line, already read by :func:`parse_top_via` (a stricter shape)."""
     out = []
-    for i in s.via_lines:
+    lines = s.via_lines
+    if top is not None:
+        out.append(top.written)
+        lines = lines[1:]
+    for i in lines:
         for item in s.value(i).split(b","):
             m = _ANY_VIA.fullmatch(item)
             if m is None:
@@ -324,18 +355,3 @@ def sent_bys(s: Scan) -> list[bytes]:
             sent_by = item.strip(b" ").split(b" ", 1)[1].split(b";", 1)[0].lower()
             out.append(sent_by if b":" in sent_by else sent_by + b":5060")
     return out
-
-
-_REASON = re.compile(rb"SIP/2\.0 [1-6][0-9]{2} [\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
-
-
-_TOKEN_RE = re.compile(_TOKEN)
-
-
-def is_token(text: bytes) -> bool:
-    return _TOKEN_RE.fullmatch(text) is not None
-
-
-def clean_reason(start: bytes) -> bool:
-    """A status line the full path writes back exactly as it came."""
-    return _REASON.fullmatch(start) is not None

@@ -37,18 +37,20 @@ def stamp(via: ViaTop, host: str, port: int) -> bytes | None:
     differs = via.host != src and not _same_ip(via.host, host)
     if not differs and not via.rport:
         return None
-    params = dict(via.params)
-    if differs:
-        params[b"received"] = src
-    if via.rport:
-        params[b"rport"] = str(port).encode()
-        params[b"received"] = src
-    text = b"Via: SIP/2.0/UDP " + via.host
+    # stamp_via sets received (appended: the relay takes no Via that has one)
+    # and fills rport where it stands; the port is written as a number.
+    out = [b"Via: SIP/2.0/UDP ", via.host]
     if via.port is not None:
-        text += b":" + str(via.port).encode()
-    for name, value in params.items():
-        text += b";" + name if value is None else b";" + name + b"=" + value
-    return text
+        out.append(b":%d" % via.port)
+    for name, value in via.params:
+        if name == b"rport":
+            out.append(b";rport=%d" % port)
+        elif value is None:
+            out += (b";", name)
+        else:
+            out += (b";", name, b"=", value)
+    out += (b";received=", src)
+    return b"".join(out)
 
 
 def stamped_lines(s: Scan, line: bytes | None) -> tuple[list[bytes], list[bytes]]:
@@ -79,19 +81,19 @@ def forwarded(
     6 / §16.4), Max-Forwards set (step 3), Record-Route prepended (step 4,
     first of all: the relay takes no request that has one), our Via before
     the first Via (step 8)."""
-    out = [record_route] if record_route is not None else []
-    via_done = False
-    for line, key in zip(lines, keys, strict=True):
-        if key == b"via":
-            if not via_done:
-                out.append(via)
-                via_done = True
-        elif key == b"route" and pop_routes:
-            pop_routes -= 1
-            continue
-        elif key == b"max-forwards":
-            line = max_forwards
-        out.append(line)
+    out = lines.copy()
+    # the scanner declines a repeated Max-Forwards; route() one without any
+    if b"max-forwards" in keys:
+        out[keys.index(b"max-forwards")] = max_forwards
+    at = keys.index(b"via")  # there is always one: the scanner declines a message without
+    if pop_routes:
+        popped = [i for i, key in enumerate(keys) if key == b"route"][:pop_routes]
+        for i in reversed(popped):
+            del out[i]
+        at -= sum(1 for i in popped if i < at)
+    out.insert(at, via)
+    if record_route is not None:
+        out.insert(0, record_route)
     return out
 
 

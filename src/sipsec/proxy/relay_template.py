@@ -1,0 +1,109 @@
+"""Header blocks read in one regex match, per recurring header-name sequence (RFC 3261 §7.3).
+
+A UA writes its messages the same way every time: the same header names in
+the same order. :mod:`.relay_scan` reads a header block generically — split
+into lines, every name found, each value it needs cut out and stripped —
+and when the same sequence of names has been seen a few times it asks this
+module for a :class:`Template`: one compiled pattern for exactly that
+sequence, a line per name (the name as written, a colon, anything but CR;
+the block is looked up by its number of LFs, so no bare LF either), the
+values the scanner reads captured already stripped of spaces and tabs
+(``[ \\t]*+`` around a group that ends on a non-blank). A block the
+template matches is one the generic path splits into the same lines,
+names and values — so a match can stand in for it, and a miss simply falls
+back to it. Each line is an atomic group with possessive blanks, so a
+match or a miss is linear in the block's length whatever the bytes.
+
+Bounded: templates are made only for shapes seen ``_SEEN_BEFORE_COMPILE``
+times and at most ``_MOST`` ever, so a flood of invented header names costs
+the generic path, not a compile per datagram.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Generic, TypeVar
+
+__all__ = ["Template", "Templates"]
+
+S = TypeVar("S")
+
+_SEEN_BEFORE_COMPILE = 3
+_MOST = 256  # templates ever made by one Templates
+_PER_COUNT = 4  # templates tried for one key (most recent first)
+_SIGHTINGS_KEPT = 1024
+
+
+class Template(Generic[S]):
+    """One header-name sequence: its pattern, the shape the generic path
+    computed for it, and where its lines and values sit among the groups."""
+
+    __slots__ = ("keys", "lines", "regex", "shape", "values")
+
+    def __init__(self, names: Sequence[bytes], wanted: Sequence[tuple[bytes, int]], shape: S):
+        at = {line: key for key, line in wanted}
+        parts = []
+        line_groups, value_groups, keys = [], [], []
+        group = 0
+        for i, name in enumerate(names):
+            group += 1
+            line_groups.append(group)
+            if i in at:
+                keys.append(at[i])
+                group += 1
+                value_groups.append(group)
+                value = rb"[ \t]*+((?:[^\r]*[^ \t\r])?)[ \t]*+"
+            else:
+                value = rb"[^\r]*+"
+            parts.append(rb"(?>\r\n(" + re.escape(name) + b":" + value + b"))")
+        self.regex = re.compile(b"".join(parts))
+        self.shape = shape
+        self.keys = keys
+        self.lines = line_groups
+        self.values = value_groups
+
+
+class Templates(Generic[S]):
+    """The templates of one scanner, looked up by the block's number of lines
+    and its first line's first two bytes (the first name's, or a one-letter
+    name and its colon)."""
+
+    def __init__(self) -> None:
+        # by (number of lines, the first two bytes of the first line)
+        self._by_count: dict[tuple[int, bytes], list[Template[S]]] = {}
+        self._sightings: dict[tuple[bytes, ...], int] = {}
+        self._made = 0
+
+    def match(self, block: bytes) -> tuple[S, list[bytes], dict[bytes, bytes]] | None:
+        """(shape, header lines, the wanted values by key) of ``block`` — the
+        header lines after the start line, each led by CRLF — or None."""
+        # Looked up by the LFs: a template has a CRLF per line and no other CR,
+        # so it matches only a block whose every LF ends a line.
+        candidates = self._by_count.get((block.count(b"\n"), block[2:4]))
+        if candidates is None:
+            return None
+        for template in candidates:
+            m = template.regex.fullmatch(block)
+            if m is not None:
+                # m.group(a, b, …) is a tuple when given two or more: a shape
+                # holds at least the five required headers, so both are.
+                values = dict(zip(template.keys, m.group(*template.values), strict=True))
+                return template.shape, list(m.group(*template.lines)), values
+        return None
+
+    def seen(self, names: tuple[bytes, ...], wanted: Sequence[tuple[bytes, int]], shape: S) -> None:
+        """The generic path read a block of these names (a shape it accepts)."""
+        if self._made >= _MOST:
+            return
+        count = self._sightings.get(names, 0) + 1
+        if count < _SEEN_BEFORE_COMPILE:
+            if len(self._sightings) >= _SIGHTINGS_KEPT:
+                self._sightings.clear()
+            self._sightings[names] = count
+            return
+        self._sightings.pop(names, None)
+        self._made += 1
+        candidates = self._by_count.setdefault((len(names), (names[0] + b":")[:2]), [])
+        candidates.insert(0, Template(names, wanted, shape))
+        del candidates[_PER_COUNT:]

@@ -1,0 +1,104 @@
+"""Templates against the generic split they stand in for (relay_template, relay_scan):
+a block a template matches is split exactly as the generic path splits it,
+and a block the generic path accepts is matched by its shape's template."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sipsec.proxy import relay_scan as rs
+from sipsec.proxy.relay_template import Templates
+
+_NAMES = [
+    b"Via", b"v", b"From", b"f", b"To", b"t", b"Call-ID", b"i", b"CSeq", b"Content-Length",
+    b"l", b"Max-Forwards", b"Route", b"Record-Route", b"Contact", b"Content-Type", b"Expires",
+    b"X-Odd", b"Via ", b"Bad Name", b"",
+]  # fmt: skip
+_VALUES = [
+    b"SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKx", b"<sip:a@h>;tag=1", b"<sip:b@h>", b"c@h",
+    b"1 INVITE", b"0", b"70", b"application/sdp", b"60", b"x",
+]  # fmt: skip
+_NOISE = [b"", b" ", b"  ", b"\t", b" \t ", b"\r", b"\n", b"\x00", b"\xc3\xa9", b"\xff", b":", b","]
+
+
+@st.composite
+def blocks(draw: st.DrawFn) -> tuple[bytes, bytes]:
+    """(a head — start line and header lines —, the same head with one line's noise changed)."""
+    required = [b"Via", b"From", b"To", b"Call-ID", b"CSeq", b"Content-Length"]
+    names = draw(st.lists(st.sampled_from(_NAMES), max_size=4)) + required
+    names = draw(st.permutations(names))
+    lines = []
+    for name in names:
+        before = draw(st.sampled_from([b"", b"", b" ", b"\t"]))
+        after = draw(st.sampled_from([b"", b"", b" ", b" \t"]))
+        lines.append(name + b":" + before + draw(st.sampled_from(_VALUES)) + after)
+    head = b"\r\n".join([b"INVITE sip:b@h SIP/2.0", *lines])
+    at = draw(st.integers(0, len(head)))
+    noisy = head[:at] + draw(st.sampled_from(_NOISE)) + head[at:]
+    return head, noisy
+
+
+_TRIED = [0, 0]  # blocks, of which a template matched
+
+
+@settings(max_examples=700)
+@given(blocks())
+def test_a_template_splits_as_the_generic_path(case: tuple[bytes, bytes]) -> None:
+    templates: Templates[object] = Templates()
+    head, noisy = case
+    generic = rs.generic_split(head)
+    names = tuple(rs._NAMES.findall(head))
+    if generic is not None:
+        for _ in range(3):  # seen often enough for a template
+            templates.seen(names, generic[0][4], generic[0])
+    for block in (head, noisy):
+        at = block.find(b"\r\n")
+        if at < 0:
+            continue
+        # a template reads the header lines; the start line is start_line()'s
+        expected = rs.generic_split(b"INVITE sip:b@h SIP/2.0" + block[at:])
+        got = templates.match(block[at:])
+        _TRIED[0] += 1
+        if got is not None:
+            _TRIED[1] += 1
+            assert expected is not None, block
+            assert got == expected, block
+        elif block is head and generic is not None:
+            raise AssertionError(f"the template for these names did not match {block!r}")
+
+
+def test_templates_were_exercised() -> None:
+    if _TRIED[0] == 0:
+        return  # run alone
+    assert 0 < _TRIED[1] < _TRIED[0]
+
+
+@settings(max_examples=300)
+@given(blocks())
+def test_scan_with_templates_is_scan_without(case: tuple[bytes, bytes]) -> None:
+    """The whole scanner, warmed (templates made) and cold (generic only): the same Scan."""
+    for head in case:
+        data = head + b"\r\n\r\n"
+        cold = rs.scan(data)
+        names = tuple(rs._NAMES.findall(head))
+        split = rs.generic_split(head)
+        if split is not None:
+            for _ in range(3):
+                rs._TEMPLATES.seen(names, split[0][4], split[0])
+        warm = rs.scan(data)
+        assert (cold is None) == (warm is None)
+        if cold is not None and warm is not None:
+            for name in rs.Scan.__slots__:
+                assert getattr(cold, name) == getattr(warm, name), name
+
+
+def test_templates_are_bounded() -> None:
+    templates: Templates[object] = Templates()
+    shape = rs.generic_split(b"X\r\nVia: a\r\nFrom: b\r\nTo: c\r\nCall-ID: d\r\nCSeq: 1 A\r\nl: 0")
+    assert shape is not None
+    for i in range(600):
+        names = (b"Via", b"X-%d" % i)
+        for _ in range(3):
+            templates.seen(names, shape[0][4], shape[0])
+    assert templates._made <= 256
