@@ -48,21 +48,21 @@ UAC = ("127.0.0.1", 5070)
 UAS = ("127.0.0.1", 5080)
 
 INVITE = (
-    "INVITE sip:uas@127.0.0.1:5080 SIP/2.0\r\n"
+    "INVITE sip:{callee}@127.0.0.1:5080 SIP/2.0\r\n"
     "Via: SIP/2.0/UDP 127.0.0.1:5070;branch={branch};rport\r\n"
     "Max-Forwards: 70\r\n"
-    "From: <sip:uac@127.0.0.1:5070>;tag={tag}\r\n"
-    "To: <sip:uas@127.0.0.1:5080>\r\n"
+    "From: <sip:{caller}@127.0.0.1:5070>;tag={tag}\r\n"
+    "To: <sip:{callee}@127.0.0.1:5080>\r\n"
     "Call-ID: {call_id}\r\n"
     "CSeq: 1 INVITE\r\n"
-    "Contact: <sip:uac@127.0.0.1:5070>\r\n"
+    "Contact: <sip:{caller}@127.0.0.1:5070>\r\n"
     "Content-Length: 0\r\n\r\n"
 )
 IN_DIALOG = (
-    "{method} sip:uas@127.0.0.1:5080 SIP/2.0\r\n"
+    "{method} sip:{callee}@127.0.0.1:5080 SIP/2.0\r\n"
     "Via: SIP/2.0/UDP 127.0.0.1:5070;branch={branch};rport\r\n"
     "Max-Forwards: 70\r\n"
-    "From: <sip:uac@127.0.0.1:5070>;tag={tag}\r\n"
+    "From: <sip:{caller}@127.0.0.1:5070>;tag={tag}\r\n"
     "To: {to}\r\n"
     "Call-ID: {call_id}\r\n"
     "{routes}"
@@ -173,9 +173,13 @@ def first(out: list[tuple[bytes, tuple[str, int]]], prefix: bytes) -> bytes:
     raise AssertionError(f"the proxy sent no {prefix!r}: {[d[:40] for d, _ in out]}")
 
 
-def one_call(h: Harness) -> None:
+def one_call(h: Harness, party: int = 0) -> None:
+    """One call between caller ``uac<party>`` and callee ``uas<party>``."""
     tag, to_tag, call_id = generate_branch()[7:17], generate_branch()[7:17], generate_call_id()
-    invite = INVITE.format(branch=generate_branch(), tag=tag, call_id=call_id).encode()
+    caller, callee = f"uac{party}", f"uas{party}"
+    invite = INVITE.format(
+        branch=generate_branch(), tag=tag, call_id=call_id, caller=caller, callee=callee
+    ).encode()
     out = h.deliver(invite, UAC)  # → 100 to the UAC, INVITE to the UAS
     relayed = first(out, b"INVITE")
     h.deliver(answer(relayed, 100, "Trying", None), UAS)
@@ -194,17 +198,24 @@ def one_call(h: Harness) -> None:
             call_id=call_id,
             routes=routes,
             cseq=cseq,
+            caller=caller,
+            callee=callee,
         ).encode()
         out = h.deliver(request, UAC)
         relayed = first(out, method.encode())
     first(h.deliver(answer(relayed, 200, "OK", None), UAS), b"SIP/2.0 200")
 
 
-def run(calls: int, relay: bool = False, profiler: cProfile.Profile | None = None) -> float:
+def run(
+    calls: int,
+    relay: bool = False,
+    profiler: cProfile.Profile | None = None,
+    parties: int = 1,
+) -> float:
     h = Harness(relay)
     h.profiler = profiler
-    for _ in range(calls):
-        one_call(h)
+    for i in range(calls):
+        one_call(h, i % parties)
     h.expire()
     if h.relay is not None and (len(h.relay) or h.relay.stats["relay_requests"] != 2 * calls):
         raise AssertionError(f"the relay did not take every call: {dict(h.relay.stats)}")
@@ -221,6 +232,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--only", choices=("full", "relay"), default=None)
+    parser.add_argument(
+        "--parties",
+        type=int,
+        default=1,
+        help="distinct caller/callee pairs the calls cycle through (default 1: every call "
+        "between the same two users, as a load generator places them; a number beyond the "
+        "relay's memo sizes, e.g. 10000, shows the cost with nothing remembered)",
+    )
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -228,7 +247,7 @@ def main() -> None:
     run(200, relay=True)
     if args.profile:
         profiler = cProfile.Profile()
-        run(args.calls, relay=args.only != "full", profiler=profiler)
+        run(args.calls, relay=args.only != "full", profiler=profiler, parties=args.parties)
         pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "tottime")).print_stats(
             int(os.environ.get("TOP", "35"))
         )
@@ -238,10 +257,13 @@ def main() -> None:
         if args.only not in (None, name):
             continue
         gc.collect()
-        best = min(run(args.calls, relay=name == "relay") for _ in range(args.rounds))
+        best = min(
+            run(args.calls, relay=name == "relay", parties=args.parties) for _ in range(args.rounds)
+        )
         results[name] = best
         print(
-            f"{'full path' if name == 'full' else 'fast relay'}, {args.calls} calls x "
+            f"{'full path' if name == 'full' else 'fast relay'}, {args.calls} calls "
+            f"({args.parties} caller/callee pairs) x "
             f"{args.rounds} rounds: {best * 1e6:.0f} µs CPU per call, "
             f"{1 / best:,.0f} calls per CPU-second"
         )
