@@ -59,6 +59,7 @@ def test_a_template_splits_as_the_generic_path(case: tuple[bytes, bytes]) -> Non
         # a template reads the header lines; the start line is start_line()'s
         expected = rs.generic_split(b"INVITE sip:b@h SIP/2.0" + block[at:])
         got = templates.match(block[at:])
+        assert templates.match(block, at) == got  # the offset reads what the copy does
         _TRIED[0] += 1
         if got is not None:
             _TRIED[1] += 1

@@ -294,9 +294,12 @@ class FastRelay(RelayFlow):
     def _response(self, data: bytes, now: float) -> bool:
         if PREFIX not in data:
             return False  # not ours: no need to look closer
-        s = rs.scan(data, response_of=True)
-        if s is not None and b"," not in s.vals[b"via"]:
-            top = s.vals[b"via"]
+        r = rs.scan_response(data)
+        if r is not None:
+            status, clean, start, lines, via_lines, vals, cseq_method, body = r
+            top = vals[b"via"]
+            if b"," in top:
+                return self._parsed_response(data, now)
             at = top.find(b";branch=")
             if at < 0:
                 return False
@@ -306,16 +309,15 @@ class FastRelay(RelayFlow):
             txn = self.clients.get(branch)
             if txn is None:
                 return False
-            if s.cseq_method == b"CANCEL":  # the answer to our CANCEL: absorbed
-                self.on_response(txn, s.status, b"CANCEL", fwd=b"", raw=data, now=now)
+            if cseq_method == b"CANCEL":  # the answer to our CANCEL: absorbed
+                self.on_response(txn, status, b"CANCEL", fwd=b"", raw=data, now=now)
                 return True
-            if len(s.via_lines) > 1 and rs.clean_reason(s.start) and _echoes(s, txn):
+            if len(via_lines) > 1 and clean and _echoes(vals, txn):
                 fwd = b""  # a 100 goes no further (§16.7 step 5)
-                if s.status != 100:
-                    top_line = s.via_lines[0]
-                    lines = s.lines[:top_line] + s.lines[top_line + 1 :]
-                    fwd = sp.join(s.start, lines, s.body)
-                self.on_response(txn, s.status, s.cseq_method, fwd=fwd, raw=data, now=now)
+                if status != 100:
+                    top_line = via_lines[0]
+                    fwd = sp.join(start, lines[:top_line] + lines[top_line + 1 :], body)
+                self.on_response(txn, status, cseq_method, fwd=fwd, raw=data, now=now)
                 self.stats["relay_responses"] += 1
                 return True
         return self._parsed_response(data, now)
@@ -349,12 +351,11 @@ class FastRelay(RelayFlow):
         return True
 
 
-def _echoes(s: rs.Scan, txn: RelayTxn) -> bool:
+def _echoes(vals: dict[bytes, bytes], txn: RelayTxn) -> bool:
     """The response copies From, To (a tag added at most) and Call-ID of the
     request as we sent it (§8.2.6.2): then those values are ones the scanner
     already read as well formed, and need no second look."""
     from_, to, call_id = txn.echo
-    vals = s.vals
     if vals[b"from"] != from_ or vals[b"call-id"] != call_id:
         return False
     value = vals[b"to"]

@@ -24,6 +24,7 @@ import re
 from . import relay_shapes as sh
 from .relay_shapes import accepted_uri, clean_reason, is_token, name_addr_uri, uri_host_port
 from .relay_template import Templates
+from .relay_via import ViaTop, parse_top_via
 
 __all__ = [
     "Scan",
@@ -34,6 +35,7 @@ __all__ = [
     "name_addr_uri",
     "parse_top_via",
     "scan",
+    "scan_response",
     "sent_bys",
     "uri_host_port",
 ]
@@ -47,10 +49,6 @@ _COMPACT = {
     b"j": b"reject-contact", b"d": b"request-disposition", b"n": b"identity-info",
 }  # fmt: skip
 _NAME = re.compile(rb"[A-Za-z0-9.!%*_+`'~-]+")
-_VIA = re.compile(
-    rb"SIP/2\.0/UDP ([0-9]{1,3}(?:\.[0-9]{1,3}){3}|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)"
-    rb"(?::([0-9]{1,5}))?((?:;[a-z0-9._~!%*+`'-]+(?:=[A-Za-z0-9._~!%*+`'-]+)?)*)"
-)
 # Any Via value below the top one: the relay reads only its sent-by, but declines
 # one the parser might refuse (the full path answers 400 then).
 _ANY_VIA = re.compile(
@@ -60,99 +58,6 @@ _ANY_VIA = re.compile(
 # Headers a proxy must be able to read (§16.3, validate_request): present → strict shape.
 _SINGLE = frozenset({b"from", b"to", b"call-id", b"cseq", b"max-forwards", b"content-length"})
 _REQUIRED = (b"from", b"to", b"call-id", b"cseq", b"content-length")
-_BRANCH_COOKIE = b"z9hG4bK"
-
-
-class ViaTop:
-    """The top Via of a request, as far as the relay reads it."""
-
-    __slots__ = ("branch", "host", "params", "port", "rport", "sent_by", "written")
-
-    def __init__(
-        self,
-        host: bytes,
-        port: bytes | None,
-        params: list[tuple[bytes, bytes | None]],
-        branch: bytes,
-        rport: bool,
-    ) -> None:
-        self.host = host
-        number = int(port) if port is not None else None
-        self.port = number
-        self.params = params
-        self.branch = branch
-        self.rport = rport
-        host = host.lower()
-        # the §17.2.3 key's sent-by (port as a number) and, for §16.3 step 4's
-        # loop check, the sent-by as written (what sent_bys reads)
-        self.sent_by = host + (b":%d" % number if number is not None else b":5060")
-        self.written = host + (b":" + port if port is not None else b":5060")
-
-    def with_branch(self, branch: bytes) -> ViaTop:
-        """This Via with another branch (in the same place among the parameters)."""
-        via = ViaTop.__new__(ViaTop)
-        via.host, via.port, via.rport = self.host, self.port, self.rport
-        via.sent_by, via.written, via.branch = self.sent_by, self.written, branch
-        via.params = [(name, branch if name == b"branch" else v) for name, v in self.params]
-        return via
-
-
-_STAND_IN = b"z9hG4bK0"  # a branch in the accepted shape
-_SKELETONS: dict[bytes, ViaTop | None] = {}
-
-
-def parse_top_via(value: bytes) -> ViaTop | None:
-    """The single Via value ``value`` in the relay's accepted shape, or None.
-
-    Only the branch differs from one request of a UA to the next, so the
-    verdict on the rest is remembered: the value with its (first) branch
-    replaced by a stand-in is parsed once; the real branch then needs only
-    to be a token (what the pattern allows a parameter value to be: no
-    ``;``, so the parameters around it are the stand-in's) and not the bare
-    cookie."""
-    pre, sep, post = value.partition(b";branch=")
-    if not sep:
-        return None  # no branch parameter (RFC 2543 or worse): the full path's
-    branch, semi, rest = post.partition(b";")
-    skeleton = pre + sep + _STAND_IN + semi + rest
-    if skeleton in _SKELETONS:
-        proto = _SKELETONS[skeleton]
-    else:
-        proto = _parse_top_via(skeleton)
-        if len(_SKELETONS) >= 1024:
-            _SKELETONS.clear()
-        if len(skeleton) <= 256:
-            _SKELETONS[skeleton] = proto
-    if proto is None or not branch.startswith(_BRANCH_COOKIE) or branch == _BRANCH_COOKIE:
-        return None
-    if branch.translate(None, sh.TOKEN_CHARS):
-        return None  # a byte no parameter value may hold
-    return proto.with_branch(branch)
-
-
-def _parse_top_via(value: bytes) -> ViaTop | None:
-    m = _VIA.fullmatch(value)
-    if m is None:
-        return None
-    host, port_text, rest = m.groups()
-    params: list[tuple[bytes, bytes | None]] = []
-    values: dict[bytes, bytes | None] = {}
-    for item in rest.split(b";")[1:]:
-        name, eq, val = item.partition(b"=")
-        if name in values:
-            return None  # a parameter twice
-        values[name] = val = val if eq else None
-        params.append((name, val))
-    branch = values.get(b"branch")
-    if branch is None or not branch.startswith(_BRANCH_COOKIE) or branch == _BRANCH_COOKIE:
-        return None
-    # A received or maddr of the sender's own, or a filled rport, changes where
-    # §18.2.2 answers: the full path reads those.
-    if b"received" in values or b"maddr" in values or values.get(b"rport") is not None:
-        return None
-    if port_text is not None and not 0 < int(port_text) < 65536:
-        return None
-    return ViaTop(host, port_text, params, branch, b"rport" in values)
 
 
 class Scan:
@@ -281,10 +186,21 @@ def generic_split(head: bytes) -> _Split | None:
 _STARTS, _CSEQS, _PARTIES = sh.STARTS.get, sh.CSEQS.get, sh.PARTIES.get
 
 
-def scan(data: bytes, *, response_of: bool = False) -> Scan | None:
-    """Split ``data`` (a request or a response) or return None when it is not
-    in the plain shape the relay handles. ``response_of``: From, To and
-    Call-ID are left for the caller to compare with its request's."""
+# What scan and scan_response share: (start line, its verdict, shape, header
+# lines, wanted values, CSeq, body, Max-Forwards or None).
+_Read = tuple[
+    bytes,
+    sh.StartLine,
+    _Shape,
+    list[bytes],
+    dict[bytes, bytes],
+    tuple[int, bytes],
+    bytes,
+    int | None,
+]
+
+
+def _read(data: bytes) -> _Read | None:
     head, sep, body = data.partition(b"\r\n\r\n")
     if not sep or b"\x00" in head:
         return None
@@ -302,7 +218,7 @@ def scan(data: bytes, *, response_of: bool = False) -> Scan | None:
     first = _STARTS(start) or sh.start_line(start)
     if first is None:
         return None
-    split = _TEMPLATES.match(head[at:]) or _split(head)
+    split = _TEMPLATES.match(head, at) or _split(head)
     if split is None:
         return None
     shape, lines, vals = split
@@ -310,32 +226,62 @@ def scan(data: bytes, *, response_of: bool = False) -> Scan | None:
     length = vals[b"content-length"]
     if cseq is None or not (length.isdigit() and len(length) <= 10) or int(length) != len(body):
         return None
-    s = Scan()
-    s.start, s.lines, s.body, s.vals = start, lines, body, vals
-    s.method, s.uri, s.status, _ = first
-    s.keys, s.index, s.via_lines, s.routes, _, _ = shape
-    s.cseq_seq, s.cseq_method = cseq
-    s.to_tag, s.parties, s.max_forwards = None, (b"-", b"-"), None
-    if not response_of:
-        to = _PARTIES(vals[b"to"]) or sh.party(vals[b"to"])
-        from_ = _PARTIES(vals[b"from"]) or sh.party(vals[b"from"])
-        if to is None or from_ is None or len(to[1]) > 1 or not sh.call_id_ok(vals[b"call-id"]):
-            return None
-        s.to_tag = to[1][0] if to[1] else None
-        s.parties = (from_[0], to[0])
+    max_forwards = None
     if len(vals) > 6:  # more than Via and the five every scan has
         mf = vals.get(b"max-forwards")
         if mf is not None:
             if not sh.digits(mf) or int(mf) > 255:
                 return None
-            s.max_forwards = int(mf)
+            max_forwards = int(mf)
         content_type = vals.get(b"content-type")
         if content_type is not None and not sh.content_type_ok(content_type):
             return None
         expires = vals.get(b"expires")
         if expires is not None and not sh.digits(expires):
             return None
+    return start, first, shape, lines, vals, cseq, body, max_forwards
+
+
+def scan(data: bytes, *, response_of: bool = False) -> Scan | None:
+    """Split ``data`` (a request or a response) or return None when it is not
+    in the plain shape the relay handles. ``response_of``: From, To and
+    Call-ID are left for the caller to compare with its request's."""
+    read = _read(data)
+    if read is None:
+        return None
+    start, first, shape, lines, vals, cseq, body, max_forwards = read
+    to_tag, parties = None, (b"-", b"-")
+    if not response_of:
+        to = _PARTIES(vals[b"to"]) or sh.party(vals[b"to"])
+        from_ = _PARTIES(vals[b"from"]) or sh.party(vals[b"from"])
+        if to is None or from_ is None or len(to[1]) > 1 or not sh.call_id_ok(vals[b"call-id"]):
+            return None
+        to_tag = to[1][0] if to[1] else None
+        parties = (from_[0], to[0])
+    s = Scan()
+    s.start, s.lines, s.body, s.vals = start, lines, body, vals
+    s.method, s.uri, s.status, _ = first
+    s.keys, s.index, s.via_lines, s.routes, _, _ = shape
+    s.cseq_seq, s.cseq_method = cseq
+    s.to_tag, s.parties, s.max_forwards = to_tag, parties, max_forwards
     return s
+
+
+# A response as the relay reads it (RFC 3261 §16.7): status, its status line
+# written back as it came, header lines, Via line numbers, wanted values,
+# CSeq method, body.
+Reply = tuple[int, bool, bytes, list[bytes], list[int], dict[bytes, bytes], bytes, bytes]
+
+
+def scan_response(data: bytes) -> Reply | None:
+    """What :func:`scan` with ``response_of`` reads of a status line message,
+    without building a :class:`Scan` (four of a call's datagrams are
+    responses); None exactly when that scan is None or reads a request."""
+    read = _read(data)
+    if read is None or read[1][0] is not None:
+        return None
+    start, first, shape, lines, vals, cseq, body, _ = read
+    return first[2], first[3], start, lines, shape[2], vals, cseq[1], body
 
 
 def sent_bys(s: Scan, top: ViaTop | None = None) -> list[bytes]:

@@ -75,21 +75,23 @@ class Templates(Generic[S]):
         self._sightings: dict[tuple[bytes, ...], int] = {}
         self._made = 0
 
-    def match(self, block: bytes) -> tuple[S, list[bytes], dict[bytes, bytes]] | None:
-        """(shape, header lines, the wanted values by key) of ``block`` — the
-        header lines after the start line, each led by CRLF — or None."""
+    def match(self, block: bytes, at: int = 0) -> tuple[S, list[bytes], dict[bytes, bytes]] | None:
+        """(shape, header lines, the wanted values by key) of ``block[at:]`` —
+        the header lines after the start line, each led by CRLF — or None
+        (``at`` saves the scanner a copy of the block)."""
         # Looked up by the LFs: a template has a CRLF per line and no other CR,
         # so it matches only a block whose every LF ends a line.
-        candidates = self._by_count.get((block.count(b"\n"), block[2:4]))
+        candidates = self._by_count.get((block.count(b"\n", at), block[at + 2 : at + 4]))
         if candidates is None:
             return None
         for template in candidates:
-            m = template.regex.fullmatch(block)
+            m = template.regex.fullmatch(block, at)
             if m is not None:
                 # m.group(a, b, …) is a tuple when given two or more: a shape
-                # holds at least the five required headers, so both are.
-                values = dict(zip(template.keys, m.group(*template.values), strict=True))
-                return template.shape, list(m.group(*template.lines)), values
+                # holds at least the five required headers, so both are (and
+                # as many keys as value groups: zip needs no strict check).
+                values = dict(zip(template.keys, m.group(*template.values)))  # noqa: B905
+                return template.shape, [*m.group(*template.lines)], values
         return None
 
     def seen(self, names: tuple[bytes, ...], wanted: Sequence[tuple[bytes, int]], shape: S) -> None:
