@@ -9,7 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sipsec.errors import LocalProtocolError
-from sipsec.sip import Headers, Request, canonical_name, parse_message, split_list
+from sipsec.sip import (
+    Headers,
+    Request,
+    SipParseError,
+    canonical_name,
+    parse_message,
+    split_list,
+)
 
 
 def test_case_insensitive_and_compact_forms() -> None:
@@ -329,3 +336,93 @@ def test_a_changed_copy_reads_what_its_lines_say(changes: list[Any]) -> None:
     for name in ALL_VIEWS:
         assert repr(getattr(copy, name)) == repr(getattr(fresh, name)), name
     assert bytes(original) == COPIED
+
+
+# -- prepend keeps the parsed Via list (the proxy's own Via, §16.6 step 8) ------------
+def _counting_parse_via(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Count every parse_via call, from the view (message.py) and from prepend."""
+    from sipsec.sip import headers as headers_module
+    from sipsec.sip import message as message_module
+
+    calls: list[str] = []
+    real = headers_module.parse_via
+
+    def counting(text: str) -> Any:
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(headers_module, "parse_via", counting)
+    monkeypatch.setattr(message_module, "parse_via", counting)
+    return calls
+
+
+def test_prepending_a_via_parses_only_the_new_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    message = parse_message(COPIED)
+    assert isinstance(message, Request)
+    below = message.vias  # parsed by parse_message
+    calls = _counting_parse_via(monkeypatch)
+    mine = "SIP/2.0/TCP p1.example.com:5060;branch=z9hG4bK5f0c3e9a1d.0;rport"
+    message.headers.prepend("Via", mine)
+    top = message.top_via
+    assert calls == [mine]  # the new value, and nothing below it again
+    assert top is not None and top.branch == "z9hG4bK5f0c3e9a1d.0" and top.rport is True
+    assert message.vias[1:] == below and message.headers.modified
+    fresh = parse_message(bytes(message))
+    assert [str(v) for v in message.vias] == [str(v) for v in fresh.vias]
+    # Nothing cached yet: the view is parsed when read, all of it.
+    other = parse_message(COPIED)
+    other.headers._cache.pop("via")
+    other.headers.prepend("Via", mine)
+    assert "via" not in other.headers._cache
+    assert [str(v) for v in other.vias] == [str(v) for v in fresh.vias]
+
+
+def test_prepending_a_bad_via_leaves_the_error_to_the_view() -> None:
+    message = parse_message(COPIED)
+    message.headers.prepend("Via", "not a via")
+    assert "via" not in message.headers._cache
+    with pytest.raises(SipParseError):
+        message.vias  # noqa: B018
+
+
+VIA_VALUES = st.one_of(
+    st.builds(
+        "SIP/2.0/{} {}{};branch=z9hG4bK{}{}".format,
+        st.sampled_from(["UDP", "TCP", "tls", "SCTP", "WSS"]),
+        st.sampled_from(["p.example", "192.0.2.7", "[2001:db8::1]"]),
+        st.sampled_from(["", ":5060", ":65535"]),
+        st.text("abcXYZ019.-", min_size=1, max_size=8),
+        st.sampled_from(["", ";rport", ";received=192.0.2.1", " ;ttl=3", ";maddr=h"]),
+    ),
+    # two values on one line, and values the Via grammar refuses
+    st.sampled_from(["SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/TCP b:5061"]),
+    st.sampled_from(["junk", "SIP/2.0/UDP", "SIP/2.0/UDP h:99999", "SIP/2.0/UDP h;branch"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(VIA_VALUES, min_size=1, max_size=4), st.booleans())
+def test_prepending_vias_to_a_copy(values: list[str], read_between: bool) -> None:
+    # The copy's Via view is what its own bytes say after any run of
+    # prepends (cached or not, good values or bad), and the original never
+    # changes.
+    original, copy = _copied_message()
+    before = [repr(getattr(original, name)) for name in ALL_VIEWS]
+    for value in values:
+        copy.headers.prepend("Via", value)
+        if read_between:
+            try:
+                copy.vias  # noqa: B018
+            except SipParseError:
+                pass
+    try:
+        expected: Any = [repr(v) for v in parse_message(bytes(copy)).vias]
+    except SipParseError as error:
+        expected = error.reason
+    try:
+        got: Any = [repr(v) for v in copy.vias]
+    except SipParseError as error:
+        got = error.reason
+    assert got == expected
+    assert [repr(getattr(original, name)) for name in ALL_VIEWS] == before
+    assert bytes(original) == COPIED and not original.headers.modified

@@ -54,7 +54,8 @@ in ``rejected`` for a 400, or returned by ``feed_with_errors(bytes) ->
 :func:`generate_call_id`, :class:`Status` (IntEnum) and :func:`reason_phrase`.
 
 Modules: ``parser`` (bytes → message), ``fastpath`` (the usual shape of a
-message in one pass, before ``parser``), ``message`` (Request/Response, views),
+message in one pass, before ``parser``; its value patterns in
+``fastvalues``), ``message`` (Request/Response, views),
 ``headers`` (the multi-map), ``fields`` (name-addr, CSeq, media type),
 ``via``, ``params`` (header parameters, quoting), ``auth`` (Digest header
 codec), ``uri``, ``uri_grammar`` (URI patterns, escaping), ``framer``,

@@ -4,7 +4,8 @@ Each entry keeps the name as written, the value (folds turned into one SP,
 §7.3.1) and, for parsed headers, the exact wire text of its line(s), so that
 headers nobody touched are written back byte for byte. Compact forms (§7.3.3,
 §20) are looked up under their long names. Typed views (Via, CSeq …) are
-cached per header here and dropped whenever that header changes.
+cached per header here and dropped whenever that header changes, except
+that a prepended Via is parsed into the cached Via list (a proxy's, §16.6).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from sipsec.errors import LocalProtocolError
+
+from .errors import SipParseError
+from .via import parse_via
 
 __all__ = ["COMPACT_FORMS", "LIST_HEADERS", "Headers", "canonical_name", "split_list"]
 
@@ -276,13 +280,27 @@ class Headers:
         """Insert a header line before the first line of the same name (the top
         Via or Record-Route, §16.6 steps 4 and 8), or first of all."""
         entry = self._entry(name, value)
+        key = entry[0]
         for i, e in enumerate(self._entries):
-            if e[0] == entry[0]:
+            if e[0] == key:
                 self._entries.insert(i, entry)
                 break
         else:
             self._entries.insert(0, entry)
-        self._changed(entry[0])
+        vias = self._cache.get("via") if key == "via" else None
+        if vias is not None:
+            # A proxy adds its Via to every request it forwards (§16.6 step 8)
+            # and reads it back for the client transaction: the parsed list
+            # gains the new values in front instead of being parsed again.
+            # (The Via view is every line's parse_via() in order; see message.py.)
+            try:
+                self._cache["via"] = parse_via(entry[2]) + vias
+            except SipParseError:  # a bad value: the view raises when read, as before
+                pass
+            else:
+                self.modified = True
+                return
+        self._changed(key)
 
     def set(self, name: str, value: str) -> None:
         """Replace every line called ``name`` by one line, where the first was."""

@@ -167,8 +167,9 @@ class Message:
 
     @property
     def top_via(self) -> Via | None:
-        vias = self.headers._cache.get("via")
-        if vias is None:
+        try:
+            vias: list[Via] = self.headers._cache["via"]
+        except KeyError:
             vias = self.vias
         return vias[0] if vias else None
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 
 from .errors import SipParseError
-from .fastpath import parse_common
+from .fastpath import UNUSUAL, parse_common, parse_usual
 from .fields import NameAddress, parse_cseq, parse_name_address, parse_via
 from .headers import _KEYS, Entry, Headers, _key, split_list
 from .message import (
@@ -230,8 +230,8 @@ def parse_message(data: bytes) -> Request | Response:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError("parse_message() takes bytes")
         data = bytes(data)
-    # _parse inlined: this is the call every datagram makes.
-    message = parse_common(data)
-    if message is not None:
-        return message
-    return _parse_full(data, datagram=True)
+    # _parse and parse_common inlined: this is the call every datagram makes.
+    try:
+        return parse_usual(data, True)
+    except UNUSUAL:
+        return _parse_full(data, datagram=True)

@@ -54,10 +54,10 @@ class SipUri:
     """
 
     __slots__ = (
+        "_headers",
         "_params",
         "_ptext",
         "_raw",
-        "headers",
         "host",
         "password",
         "port",
@@ -84,17 +84,28 @@ class SipUri:
         self.port = port
         self._params: dict[str, str | None] | None = params if params is not None else {}
         self._ptext = ""
-        self.headers: dict[str, str] = headers if headers is not None else {}
+        self._headers: dict[str, str] | None = headers
         self._raw = raw
 
     @property
     def params(self) -> dict[str, str | None]:
-        """URI parameters, split on first use (most URIs are only compared or
-        written back, so parsing them up front would be wasted)."""
+        """URI parameters, split on first use (most URIs are only compared or written back)."""
         params = self._params
         if params is None:
             params = self._params = _split_params(self._ptext)
         return params
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """URI headers (``?a=b&…``, §19.1.1), unescaped; made on first use."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = {}
+        return headers
+
+    @headers.setter
+    def headers(self, value: dict[str, str]) -> None:
+        self._headers = value
 
     # -- convenience views of common parameters -------------------------------------
     @property
@@ -164,7 +175,7 @@ class SipUri:
             if value is not None:
                 parts += ["=", escape(value, _SAFE_PARAM)]
         sep = "?"
-        for name, value in self.headers.items():
+        for name, value in (self._headers or {}).items():
             parts += [sep, escape(name, _SAFE_HEADER), "=", escape(value, _SAFE_HEADER)]
             sep = "&"
         self._raw = "".join(parts)
@@ -185,7 +196,7 @@ class SipUri:
             _host_key(self.host),
             self.port,
             must,
-            frozenset(self.headers.items()),
+            frozenset(self._headers.items()) if self._headers else frozenset(),
         )
 
     def __eq__(self, other: object) -> bool:
@@ -351,12 +362,14 @@ def _build_sip(  # noqa: PLR0917 (the pattern groups, in order)
         uri.port = None
     uri._ptext = ptext
     uri._params = None if ptext else {}
-    headers: dict[str, str] = {}
     if htext:
+        headers: dict[str, str] = {}
         for piece in htext.split("&"):
             name, _, value = piece.partition("=")
             headers[unescape(name)] = unescape(value)
-    uri.headers = headers  # a new dict each time: URIs are not shared
+        uri._headers = headers
+    else:
+        uri._headers = None  # {} when first read: URIs share no dict
     uri._raw = text
     return uri
 
