@@ -3,8 +3,9 @@
 Each parser gets the same bytes (an INVITE with an SDP body from RFC 3665)
 and reads the same fields: top Via (host, port, branch), From (user, host,
 tag), To (user, host), CSeq (number, method), Call-ID, Max-Forwards, Contact
-(user, host). Messages per CPU second on one core, best of several rounds;
-ratio against the faster of the two references. Note what each one does
+(user, host). Messages per CPU second on one core, best of several rounds,
+the parsers' rounds taken in turn so that the machine's changing speed
+weighs on all of them alike; ratio against the faster of the two references. Note what each one does
 beyond that: sipsec also validates the Request-URI and every header it
 parses (RFC 3261 grammar, RFC 4475 verdicts); pyVoIP also parses the SDP
 body but cannot unfold headers (it fails on the second message); Sippy
@@ -145,29 +146,46 @@ def proxy_sipsec(data: bytes) -> bytes:
     return bytes(copy)
 
 
-def rate(fn: Callable[[bytes], Any], data: bytes, seconds: float, rounds: int) -> float:
-    """Messages per CPU second of this thread (one core), best of ``rounds``
-    runs of about ``seconds`` each. CPU time rather than wall time, so that
-    other processes on a shared machine do not count against a parser."""
+clock = time.thread_time  # CPU time of this thread: other processes do not count
+
+
+def calibrate(fn: Callable[[bytes], Any], data: bytes, seconds: float) -> int:
+    """How many calls of ``fn`` take about ``seconds`` of CPU."""
     fn(data)  # warm caches and imports; also proves the parser copes
-    clock = time.thread_time
     n = 1
-    while True:  # calibrate the loop count
+    while True:
         start = clock()
         for _ in range(n):
             fn(data)
         elapsed = clock() - start
         if elapsed > seconds / 4:
-            break
+            return max(1, int(n * seconds / elapsed))
         n *= 2
-    loops = max(1, int(n * seconds / elapsed))
-    best = 0.0
-    for _ in range(rounds):
-        gc.collect()
-        start = clock()
-        for _ in range(loops):
-            fn(data)
-        best = max(best, loops / (clock() - start))
+
+
+def rate(fn: Callable[[bytes], Any], data: bytes, seconds: float, rounds: int) -> float:
+    """Messages per CPU second of this thread (one core), best of ``rounds``
+    runs of about ``seconds`` each."""
+    return interleaved({"": fn}, data, seconds, rounds)[""]
+
+
+def interleaved(
+    readers: dict[str, Callable[[bytes], object]], data: bytes, seconds: float, rounds: int
+) -> dict[str, float]:
+    """Best rate of each reader, the rounds taken in turn (sipsec, pyVoIP,
+    Sippy, sipsec, …) so that a change in the machine's speed during the
+    run weighs on every parser alike, not on whichever ran at that moment."""
+    loops = {label: calibrate(fn, data, seconds) for label, fn in readers.items()}
+    best = dict.fromkeys(readers, 0.0)
+    with redirect_stdout(io.StringIO()):
+        for _ in range(rounds):
+            for label, fn in readers.items():
+                gc.collect()
+                n = loops[label]
+                start = clock()
+                for _ in range(n):
+                    fn(data)
+                best[label] = max(best[label], n / (clock() - start))
     return best
 
 
@@ -182,15 +200,17 @@ def main() -> None:
         data = (VECTORS / name).read_bytes()
         print(f"\n{title}: {len(data)} bytes")
         print("  sipsec reads:", read_sipsec(data))
-        results: dict[str, float] = {}
-        for label, fn in (("sipsec", read_sipsec), ("pyVoIP", read_pyvoip), ("Sippy", read_sippy)):
+        readers = {"sipsec": read_sipsec, "pyVoIP": read_pyvoip, "Sippy": read_sippy}
+        for label, fn in list(readers.items()):
             try:
                 with redirect_stdout(io.StringIO()):  # Sippy prints on odd input
-                    results[label] = rate(fn, data, args.seconds, args.rounds)
+                    fn(data)
             except Exception as error:  # a reference parser that cannot read the message
                 print(f"  {label:7s} failed: {type(error).__name__}: {error}")
-                continue
-            print(f"  {label:7s} {results[label]:>10,.0f} msg/s")
+                del readers[label]
+        results = interleaved(readers, data, args.seconds, args.rounds)
+        for label, value in results.items():
+            print(f"  {label:7s} {value:>10,.0f} msg/s")
         refs = {k: v for k, v in results.items() if k != "sipsec"}
         if refs and "sipsec" in results:
             best_label = max(refs, key=lambda k: refs[k])
