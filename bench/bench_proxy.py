@@ -4,17 +4,18 @@ against Kamailio configured the same way (issue 7, "Speed").
 Each proxy runs pinned to one CPU (``os.sched_setaffinity``), the generator
 (``sipsec load``: UAC and UAS processes, INVITE–100–180–200–ACK–BYE–200 over
 loopback UDP; by default the UAS sends no 100 Trying, as SIPp's uas scenario
-does not — ``--uas-trying`` adds it) pinned to another. For each proxy the rate is stepped up; a step
-is *sustained* when fewer than 1 % of its calls failed, the calls completed at
-≥ 95 % of the offered rate, and p99 setup latency stayed under T1 (500 ms: no
-retransmission needed). Measured per step: calls/s, CPU seconds used by the
-proxy's processes (``/proc/PID/stat`` utime+stime of the process and its
-children), calls per proxy CPU-second, and the generator's own CPU share — when
-that nears 100 % the generator, not the proxy, is the limit, and the figure to
-compare is calls per CPU-second. ``drops`` counts the datagrams the kernel
-dropped at the proxy's UDP socket during the step (its receive buffer was
-full: the proxy was off its core or too slow), read from ``/proc/net/udp``;
-each one comes back as a retransmission, and costs the proxy CPU again.
+does not — ``--uas-trying`` adds it) pinned to another. For each proxy the rate
+is stepped up; a step is *sustained* when fewer than 1 % of its calls failed,
+the calls completed at ≥ 95 % of the offered rate, and p99 setup latency stayed
+under T1 (500 ms: no retransmission needed). Measured per step: calls/s, CPU
+seconds used by the proxy's processes (``/proc/PID/stat`` utime+stime of the
+process and its children), calls per proxy CPU-second, and the generator's own
+CPU share — when that nears 100 % the generator, not the proxy, is the limit,
+and the figure to compare is calls per CPU-second. ``drops`` counts the
+datagrams the kernel dropped at the proxy's UDP socket during the step (its
+receive buffer was full: the proxy was off its core or too slow), read from
+``/proc/net/udp``; each one comes back as a retransmission, and costs the proxy
+CPU again.
 
 Kamailio: ``bench/kamailio-relay.cfg`` (one worker, ``t_relay()`` with
 ``record_route()``, no auth), started as ``kamailio -x tlsf -X tlsf``.

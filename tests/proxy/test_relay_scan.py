@@ -75,8 +75,10 @@ _VIA_PARAMS = st.lists(
     second=st.booleans(),
     compact=st.booleans(),
     source=st.sampled_from([("192.0.2.10", 5070), ("192.0.2.10", 9999), ("192.0.2.99", 5070)]),
+    branch=st.sampled_from(["z9hG4bKq", "z9hG4bK0", "z9hG4bK0z9hG4bK0", "z9hG4bKa.1-x~"]),
 )
 def test_stamp_is_the_transports_stamp_via(
+    branch: str,
     host: str,
     port: str,
     params: list[str],
@@ -87,7 +89,7 @@ def test_stamp_is_the_transports_stamp_via(
 ) -> None:
     """§18.2.1 / RFC 3581: the relay's byte stamp, and where the line goes,
     equal stamp_via on the parsed request — and so does the 100 Trying."""
-    via = f"SIP/2.0/UDP {host}{port};branch=z9hG4bKq{''.join(params)}"
+    via = f"SIP/2.0/UDP {host}{port};branch={branch}{''.join(params)}"
     lines = [
         "OPTIONS sip:bob@atlanta.example SIP/2.0",
         "Max-Forwards: 70",
@@ -104,12 +106,66 @@ def test_stamp_is_the_transports_stamp_via(
     assert s is not None
     top = rs.parse_top_via(s.value(s.via_lines[0]))
     assert top is not None
-    ours_lines, keys = sp.stamped_lines(s, sp.stamp(top, *source))
+    # the stamp memo (a miss, then a hit) is the stamp made afresh
+    line = sp.stamp(top, *source)
+    assert line == sp.stamp(top, *source) == sp.stamp_line(top, *source)
+    ours_lines, keys = sp.stamped_lines(s, line)
     request = parse_message(data)
     assert isinstance(request, Request)
     stamp_via(request, source)
     assert sp.join(s.start, ours_lines, s.body) == bytes(request)
     assert sp.trying(ours_lines, keys) == bytes(make_response(request, 100))
+    assert (keys is s.keys) == (line is None or ours_lines.index(line) == s.via_lines[0])
+    _STAMPS_TRIED[0] += 1
+
+
+_STAMPS_TRIED = [0]
+_CUTS_TRIED = [0]
+_RESPONSE_LINES = [
+    "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKr.1",
+    "Via: SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKb",
+    "v: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKr.1",
+    "From: <sip:a@atlanta.example>;tag=1",
+    "To: <sip:b@atlanta.example>;tag=2",
+    "Call-ID: c",
+    "CSeq: 1 INVITE",
+    "X: Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKr.1",
+    "Content-Length: 0",
+]
+
+
+@settings(max_examples=500)
+@given(
+    order=st.permutations(_RESPONSE_LINES),
+    drop=st.sets(st.sampled_from(_RESPONSE_LINES[:3] + _RESPONSE_LINES[7:8])),
+    twice=st.booleans(),
+    body=st.sampled_from([b"", b"\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKr.1\r\n"]),
+)
+def test_a_response_without_its_top_via_is_the_lines_joined(
+    order: list[str], drop: set[str], twice: bool, body: bytes
+) -> None:
+    """§16.7 step 3 cut from the bytes equals the other lines joined, whatever
+    lines repeat the top Via's text (in a value, in the body, a second time)."""
+    kept = [line for line in order if line not in drop]
+    if twice:
+        kept.insert(len(kept) // 2, _RESPONSE_LINES[0])
+    head = "SIP/2.0 200 OK\r\n" + "\r\n".join(kept) + "\r\n\r\n"
+    data = head.replace("Content-Length: 0", f"Content-Length: {len(body)}").encode() + body
+    r = rs.scan_response(data)
+    if r is None:
+        return  # no Via left
+    _, _, start, lines, via_lines, _, _, body = r
+    assert sp.join(start, lines, body) == data
+    top = via_lines[0]
+    others = sp.join(start, lines[:top] + lines[top + 1 :], body)
+    assert sp.without_first(data, lines[top]) == others
+    _CUTS_TRIED[0] += 1
+
+
+def test_the_splice_properties_tried_enough() -> None:
+    if _STAMPS_TRIED[0] == 0 or _CUTS_TRIED[0] == 0:
+        return  # run alone
+    assert _STAMPS_TRIED[0] > 100 and _CUTS_TRIED[0] > 30
 
 
 @settings(max_examples=300)

@@ -4,6 +4,8 @@ and a block the generic path accepts is matched by its shape's template."""
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -103,3 +105,38 @@ def test_templates_are_bounded() -> None:
         for _ in range(3):
             templates.seen(names, shape[0][4], shape[0])
     assert templates._made <= 256
+
+
+_SIBLINGS = [  # one key (as many lines, the same first two bytes): INVITE, ACK/BYE and kin
+    b"Via: SIP/2.0/UDP h;branch=z9hG4bKx\r\nMax-Forwards: 70\r\nFrom: <sip:a@h>;tag=1\r\n"
+    b"To: <sip:b@h>\r\nCall-ID: c@h\r\nCSeq: 1 INVITE\r\nContact: <sip:a@h>\r\nl: 0",
+    b"Via: SIP/2.0/UDP h;branch=z9hG4bKx\r\nMax-Forwards: 70\r\nFrom: <sip:a@h>;tag=1\r\n"
+    b"To: <sip:b@h>;tag=2\r\nCall-ID: c@h\r\nRoute: <sip:p;lr>\r\nCSeq: 1 ACK\r\nl: 0",
+    b"Via: SIP/2.0/UDP h;branch=z9hG4bKx\r\nMax-Forwards: 70\r\nFrom: <sip:a@h>;tag=1\r\n"
+    b"To: <sip:b@h>;tag=2\r\nCall-ID: c@h\r\nCSeq: 2 BYE\r\nX: y\r\nContent-Length: 0",
+    b"Vi: x\r\nMax-Forwards: 70\r\nFrom: <sip:a@h>;tag=1\r\n"
+    b"To: <sip:b@h>;tag=2\r\nCall-ID: c@h\r\nCSeq: 2 BYE\r\nX: y\r\nContent-Length: 0",
+]  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(range(len(_SIBLINGS))), max_size=30))
+def test_templates_sharing_a_key_split_as_the_generic_path_in_any_order(order: list[int]) -> None:
+    """Whatever order the hits put a key's templates in, each block is read
+    by its own template, as the generic path reads it."""
+    templates: Templates[object] = Templates()
+    for block in _SIBLINGS[:3]:
+        head = b"A sip:b@h SIP/2.0\r\n" + block
+        split = rs.generic_split(head)
+        assert split is not None
+        for _ in range(3):
+            templates.seen(tuple(rs._NAMES.findall(head)), split[0][4], split[0])
+    for i in order:
+        block = b"\r\n" + _SIBLINGS[i]
+        got = templates.match(block)
+        expected = rs.generic_split(b"A sip:b@h SIP/2.0" + block)
+        assert got == (expected if i < 3 else None)
+        assert expected is not None or i == 3
+    hits = [template.hits for template in templates._by_count[(8, b"Vi")]]
+    assert sum(hits) == sum(1 for i in order if i < 3)
+    assert all(a >= b for a, b in itertools.pairwise(hits))  # the most matched first

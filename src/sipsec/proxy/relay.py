@@ -41,7 +41,7 @@ from sipsec.sip import Request, SipParseError, make_response, parse_message
 from . import relay_scan as rs
 from . import relay_splice as sp
 from .core import ProxyCore
-from .relay_flow import RelayFlow, cancel_record, stamped_request, upstream_of
+from .relay_flow import RelayFlow, cancel_record, echoes, stamped_request, upstream_of
 from .relay_route import RelayRoutes
 from .relay_txn import Address, RelayTxn
 
@@ -65,7 +65,10 @@ class FastRelay(RelayFlow):
         self._salt = salt
         self._branches = itertools.count(1)
         self._stem = PREFIX + salt[:5].hex().encode() + b"."
+        # the keyed state once: each ACK copies it (a keyed init per ACK costs more)
+        self._ack_mac = hashlib.blake2b(key=salt, digest_size=8)
         self.routes = RelayRoutes(core)
+        self._sources: dict[Address, str] = {}
         udp = config.local.get("udp")
         self._udp = udp
         self._via = b"Via: SIP/2.0/UDP %s:%d;branch=" % (udp[0].encode(), udp[1]) if udp else b""
@@ -144,7 +147,6 @@ class FastRelay(RelayFlow):
         method = s.method
         assert method is not None and s.max_forwards is not None
         lines, keys = sp.stamped_lines(s, sp.stamp(via, source[0], source[1]))
-        inbound = sp.join(s.start, lines, s.body)
         branch = self._stem + b"%x" % next(self._branches)
         record = self.config.record_route and method in _DIALOG and s.to_tag is None
         out_lines = sp.forwarded(
@@ -160,10 +162,13 @@ class FastRelay(RelayFlow):
         if len(out) > _MTU:
             return False
         txn = RelayTxn(
-            (via.branch, via.sent_by, method), method.decode(), _upstream(via, source), inbound, now
+            (via.branch, via.sent_by, method),
+            method.decode(),
+            _upstream(via, source),
+            (s.start, lines, s.body),  # joined only if a stand-in final needs it
+            now,
         )
-        host = source[0]
-        txn.source = f"udp:[{host}]:{source[1]}" if ":" in host else f"udp:{host}:{source[1]}"
+        txn.source = self._sources.get(source) or self._source(source)
         vals = s.vals
         txn.from_, txn.to = s.parties[0].decode(), s.parties[1].decode()
         txn.echo = (vals[b"from"], vals[b"to"], vals[b"call-id"])
@@ -181,11 +186,24 @@ class FastRelay(RelayFlow):
             self.out.append((trying, txn.upstream))
         self.out.append((out, peer))
         txn.interval = t1
-        self.queue.arm(txn, "retx", now + t1)  # Timer A or E
-        self.queue.arm(txn, "timeout", now + 64 * t1)  # Timer B or F
+        # Timer A or E, Timer B or F, and for an INVITE §16.6 step 11's Timer C;
+        # queued at once (what three arm() calls on a fresh transaction do)
+        timers = txn.timers
+        timers["retx"] = now + t1
+        timers["timeout"] = now + 64 * t1
         if txn.invite:
-            self.queue.arm(txn, "c", now + self.config.timer_c)  # §16.6 step 11
+            timers["c"] = now + self.config.timer_c
+        self.queue.reschedule(txn)
         return True
+
+    def _source(self, source: Address) -> str:
+        """The log's ``udp:host:port`` of a source, remembered (bounded)."""
+        host = source[0]
+        text = f"udp:[{host}]:{source[1]}" if ":" in host else f"udp:{host}:{source[1]}"
+        if len(self._sources) >= 4096:
+            self._sources.clear()
+        self._sources[source] = text
+        return text
 
     def _known(self, txn: RelayTxn, s: rs.Scan, data: bytes, source: Address, now: float) -> bool:
         method = s.method
@@ -273,7 +291,8 @@ class FastRelay(RelayFlow):
         assert s.max_forwards is not None
         lines, keys = sp.stamped_lines(s, sp.stamp(via, source[0], source[1]))
         # The same ACK always gets the same branch (a stateless hop, §16.11).
-        digest = hashlib.blake2b(via.branch + b"|" + via.sent_by, key=self._salt, digest_size=8)
+        digest = self._ack_mac.copy()
+        digest.update(via.branch + b"|" + via.sent_by)
         out_lines = sp.forwarded(
             lines,
             keys,
@@ -296,7 +315,7 @@ class FastRelay(RelayFlow):
             return False  # not ours: no need to look closer
         r = rs.scan_response(data)
         if r is not None:
-            status, clean, start, lines, via_lines, vals, cseq_method, body = r
+            status, clean, _, lines, via_lines, vals, cseq_method, _ = r
             top = vals[b"via"]
             if b"," in top:
                 return self._parsed_response(data, now)
@@ -312,11 +331,10 @@ class FastRelay(RelayFlow):
             if cseq_method == b"CANCEL":  # the answer to our CANCEL: absorbed
                 self.on_response(txn, status, b"CANCEL", fwd=b"", raw=data, now=now)
                 return True
-            if len(via_lines) > 1 and clean and _echoes(vals, txn):
+            if len(via_lines) > 1 and clean and echoes(vals, txn):
                 fwd = b""  # a 100 goes no further (§16.7 step 5)
                 if status != 100:
-                    top_line = via_lines[0]
-                    fwd = sp.join(start, lines[:top_line] + lines[top_line + 1 :], body)
+                    fwd = sp.without_first(data, lines[via_lines[0]])
                 self.on_response(txn, status, cseq_method, fwd=fwd, raw=data, now=now)
                 self.stats["relay_responses"] += 1
                 return True
@@ -349,19 +367,6 @@ class FastRelay(RelayFlow):
             txn, response.status, cseq.method.encode(), fwd=bytes(response), raw=data, now=now
         )
         return True
-
-
-def _echoes(vals: dict[bytes, bytes], txn: RelayTxn) -> bool:
-    """The response copies From, To (a tag added at most) and Call-ID of the
-    request as we sent it (§8.2.6.2): then those values are ones the scanner
-    already read as well formed, and need no second look."""
-    from_, to, call_id = txn.echo
-    if vals[b"from"] != from_ or vals[b"call-id"] != call_id:
-        return False
-    value = vals[b"to"]
-    if value == to:
-        return True
-    return value.startswith(to + b";tag=") and rs.is_token(value[len(to) + 5 :])
 
 
 def _upstream(via: rs.ViaTop, source: Address) -> Address:

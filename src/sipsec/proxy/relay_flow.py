@@ -24,9 +24,10 @@ from sipsec.transaction import Peer, TimerConfig, build_ack, build_cancel
 from .core import ProxyCore
 from .forking import choose_best
 from .log import TransactionLogged
+from .relay_shapes import TOKEN_CHARS
 from .relay_txn import Address, CancelState, ClientState, RelayTxn, ServerState, TimerQueue
 
-__all__ = ["RelayFlow", "cancel_record", "stamped_request", "upstream_of"]
+__all__ = ["RelayFlow", "cancel_record", "echoes", "stamped_request", "upstream_of"]
 
 S, C = ServerState, ClientState
 _MAX_FIELD = 120  # as log.py clips a party
@@ -105,7 +106,7 @@ class RelayFlow:
             self.queue.arm(txn, "c_end", now + self.timers.t4)  # Timer K
         if txn.final is None:
             if status == 503:  # §16.7 step 6, as choose_best does it
-                best = choose_best([_response(raw, strip=True)], _request(txn.inbound))
+                best = choose_best([_response(raw, strip=True)], _inbound(txn))
                 fwd, status = bytes(best), best.status
             self._final(txn, fwd, status, now)
 
@@ -133,7 +134,7 @@ class RelayFlow:
         if txn.s_state != S.PROCEEDING:
             return
         txn.last, txn.final = data, status
-        txn.inbound = b""  # only a stand-in final needed it
+        txn.inbound = None  # only a stand-in final needed it
         self.out.append((data, txn.upstream))
         t1 = self.timers.t1
         if txn.invite and status < 300:
@@ -158,7 +159,7 @@ class RelayFlow:
         """The branch ended without a final of its own (forwarder._synthesize)."""
         if txn.final is not None:
             return
-        response = make_response(_request(txn.inbound), status, reason)
+        response = make_response(_inbound(txn), status, reason)
         self._final(txn, bytes(response), status, now)
 
     # -- CANCEL ---------------------------------------------------------------------------------
@@ -268,6 +269,15 @@ def _request(raw: bytes) -> Request:
     return message
 
 
+def _inbound(txn: RelayTxn) -> Request:
+    """The stored request, parsed: what the full path's stand-in finals are made from."""
+    parts = txn.inbound
+    if parts is None:
+        raise SipParseError("the request is no longer kept")
+    start, lines, body = parts
+    return _request(start + b"\r\n" + b"\r\n".join(lines) + b"\r\n\r\n" + body)
+
+
 def _response(raw: bytes, *, strip: bool = False) -> Response:
     message = parse_message(raw)
     if not isinstance(message, Response):
@@ -300,3 +310,17 @@ def cancel_record(method: str, from_: str, to: str, source: Address) -> Transact
     """What ProxyCore._answer logs for a response of our own (the 200 to a CANCEL)."""
     clip = [t if len(t) <= 120 else t[:119] + "…" for t in (from_, to)]
     return TransactionLogged(method, clip[0], clip[1], 200, 0.0, 0, str(Peer("udp", *source)))
+
+
+def echoes(vals: dict[bytes, bytes], txn: RelayTxn) -> bool:
+    """The response copies From, To (a tag added at most) and Call-ID of the
+    request as we sent it (§8.2.6.2): then those values are ones the scanner
+    already read as well formed, and need no second look."""
+    from_, to, call_id = txn.echo
+    if vals[b"from"] != from_ or vals[b"call-id"] != call_id:
+        return False
+    value = vals[b"to"]
+    if value == to:
+        return True
+    tag = value[len(to) + 5 :]  # a token: TOKEN_CHARS only, one at least
+    return value.startswith(to + b";tag=") and tag != b"" and not tag.translate(None, TOKEN_CHARS)

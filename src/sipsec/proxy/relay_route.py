@@ -44,7 +44,7 @@ class RelayRoutes:
         )
         self._aors: dict[bytes, str | None] = {}
         self._contacts: dict[str, tuple[bytes, Address] | None] = {}
-        # (Request-URI, *Route values) → what _decide made of them
+        # (Request-URI, *Route lines) → what _decide made of their values
         self._decided: dict[tuple[bytes, ...], tuple[bytes | None, Address | None, int] | None]
         self._decided = {}
 
@@ -67,11 +67,13 @@ class RelayRoutes:
             bys = rs.sent_bys(s, top)
             if not bys or any(b in self._ours for b in bys):
                 return None
-        key = (s.uri, *[s.value(i) for i in s.routes])
+        # keyed by the Route lines as written: each line is one value
+        lines = s.lines
+        key = (s.uri, *[lines[i] for i in s.routes])
         if key in self._decided:
             decision = self._decided[key]
         else:
-            decision = self._decide(s.uri, key[1:])
+            decision = self._decide(s.uri, tuple(s.value(i) for i in s.routes))
             if len(self._decided) >= _CACHE:
                 self._decided.clear()
             self._decided[key] = decision

@@ -230,9 +230,11 @@ def _read(data: bytes) -> _Read | None:
     if len(vals) > 6:  # more than Via and the five every scan has
         mf = vals.get(b"max-forwards")
         if mf is not None:
-            if not sh.digits(mf) or int(mf) > 255:
+            if not (mf.isdigit() and len(mf) <= 10):  # sh.digits, inline
                 return None
             max_forwards = int(mf)
+            if max_forwards > 255:
+                return None
         content_type = vals.get(b"content-type")
         if content_type is not None and not sh.content_type_ok(content_type):
             return None

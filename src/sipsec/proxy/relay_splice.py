@@ -15,8 +15,9 @@ from __future__ import annotations
 import ipaddress
 
 from .relay_scan import Scan, ViaTop
+from .relay_via import STAND_IN
 
-__all__ = ["forwarded", "join", "stamp", "stamped_lines", "trying"]
+__all__ = ["forwarded", "join", "stamp", "stamp_line", "stamped_lines", "trying", "without_first"]
 
 _COPIED = frozenset({b"via", b"from", b"to", b"call-id", b"cseq"})
 
@@ -28,7 +29,41 @@ def _same_ip(a: bytes, b: str) -> bool:
         return False
 
 
+# (Via skeleton, source host, source port) → the stamped line around its branch,
+# or None when the Via stays as it was. Bounded like the other memos.
+_STAMPS: dict[tuple[bytes, str, int], tuple[bytes, bytes] | None] = {}
+_STAMPS_KEPT = 1024
+_AT_BRANCH = b";branch=" + STAND_IN
+
+
 def stamp(via: ViaTop, host: str, port: int) -> bytes | None:
+    """:func:`stamp_line`, remembered by everything it reads but the branch.
+
+    A UA's requests differ in the branch alone, and the branch is written
+    as it came: so the line made for the Via's skeleton (its branch the
+    stand-in) is the line for every branch, the stand-in replaced. The
+    first ``;branch=`` of the line is the parameter (the host holds no
+    ``;``, the parameters before it are tokens, a name appears once)."""
+    skeleton = via.skeleton
+    if skeleton is None or len(skeleton) > 256:
+        return stamp_line(via, host, port)
+    key = (skeleton, host, port)
+    if key in _STAMPS:
+        around = _STAMPS[key]
+    else:
+        line = stamp_line(via.with_branch(STAND_IN), host, port)
+        around = None
+        if line is not None:
+            before, found, after = line.partition(_AT_BRANCH)
+            assert found, "a stamped Via holds its branch"
+            around = (before + b";branch=", after)
+        if len(_STAMPS) >= _STAMPS_KEPT:
+            _STAMPS.clear()
+        _STAMPS[key] = around
+    return None if around is None else around[0] + via.branch + around[1]
+
+
+def stamp_line(via: ViaTop, host: str, port: int) -> bytes | None:
     """The top Via line after §18.2.1 / RFC 3581 §4, as the transport's
     ``stamp_via`` writes it (``Via: …``), or None when it stays as it was:
     ``received`` when the sent-by is not the source IP; an empty ``rport``
@@ -60,6 +95,12 @@ def stamped_lines(s: Scan, line: bytes | None) -> tuple[list[bytes], list[bytes]
     if line is None:
         return s.lines, s.keys
     top = s.via_lines[0]
+    vias = s.via_lines
+    if (top == 0 and len(vias) == 1) or (len(vias) > 1 and vias[1] == top + 1):
+        # it goes back where it was (the common case): the keys stay the same
+        lines = s.lines.copy()
+        lines[top] = line
+        return lines, s.keys
     lines = s.lines[:top] + s.lines[top + 1 :]
     keys = s.keys[:top] + s.keys[top + 1 :]
     at = s.via_lines[1] - 1 if len(s.via_lines) > 1 else 0
@@ -106,6 +147,16 @@ def trying(lines: list[bytes], keys: list[bytes]) -> bytes:
             out.append(line)
     out.append(b"Content-Length: 0\r\n\r\n")
     return b"\r\n".join(out)
+
+
+def without_first(data: bytes, line: bytes) -> bytes:
+    """``data`` without its first header line ``line`` (§16.7 step 3: our
+    Via removed): :func:`join` of the other lines, cut from the datagram.
+    The first CRLF + ``line`` + CRLF is that line: a line holds no CR or LF,
+    so the match starts and ends a line, and the scanner's lines are the
+    datagram's own (an identical line earlier would be the first)."""
+    cut = data.find(b"\r\n" + line + b"\r\n")
+    return data[:cut] + data[cut + 2 + len(line) :]
 
 
 def join(start: bytes, lines: list[bytes], body: bytes) -> bytes:

@@ -60,14 +60,16 @@ class RelayTxn:
         key: tuple[bytes, bytes, bytes],
         method: str,
         upstream: Address,
-        inbound: bytes,
+        inbound: tuple[bytes, list[bytes], bytes] | None,
         now: float,
     ) -> None:
         self.key = key
         self.method = method
         self.invite = method == "INVITE"
         self.upstream = upstream
-        self.inbound = inbound  # the request as received, its top Via stamped (§18.2.1)
+        # the request as received, its top Via stamped (§18.2.1): start line,
+        # header lines, body — joined only for a stand-in final (rare)
+        self.inbound = inbound
         self.started = now
         self.source = ""
         self.from_ = self.to = "-"

@@ -15,7 +15,7 @@ import re
 
 from .relay_shapes import TOKEN_CHARS
 
-__all__ = ["ViaTop", "parse_top_via"]
+__all__ = ["STAND_IN", "ViaTop", "parse_top_via"]
 
 _VIA = re.compile(
     rb"SIP/2\.0/UDP ([0-9]{1,3}(?:\.[0-9]{1,3}){3}|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)"
@@ -27,7 +27,9 @@ _BRANCH_COOKIE = b"z9hG4bK"
 class ViaTop:
     """The top Via of a request, as far as the relay reads it."""
 
-    __slots__ = ("branch", "branch_at", "host", "params", "port", "rport", "sent_by", "written")
+    __slots__ = (
+        "branch", "branch_at", "host", "params", "port", "rport", "sent_by", "skeleton", "written",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -50,19 +52,23 @@ class ViaTop:
         # loop check, the sent-by as written (what sent_bys reads)
         self.sent_by = host + (b":%d" % number if number is not None else b":5060")
         self.written = host + (b":" + port if port is not None else b":5060")
+        # the value with its branch replaced by STAND_IN, when parse_top_via read it so:
+        # what a memo of anything but the branch may be keyed by
+        self.skeleton: bytes | None = None
 
     def with_branch(self, branch: bytes) -> ViaTop:
         """This Via with another branch (in the same place among the parameters)."""
         via = ViaTop.__new__(ViaTop)
         via.host, via.port, via.rport = self.host, self.port, self.rport
         via.sent_by, via.written, via.branch = self.sent_by, self.written, branch
+        via.skeleton = self.skeleton
         via.branch_at = at = self.branch_at
         via.params = params = self.params.copy()
         params[at] = (b"branch", branch)
         return via
 
 
-_STAND_IN = b"z9hG4bK0"  # a branch in the accepted shape
+STAND_IN = b"z9hG4bK0"  # a branch in the accepted shape
 _SKELETONS: dict[bytes, ViaTop | None] = {}
 
 
@@ -79,11 +85,13 @@ def parse_top_via(value: bytes) -> ViaTop | None:
     if not sep:
         return None  # no branch parameter (RFC 2543 or worse): the full path's
     branch, semi, rest = post.partition(b";")
-    skeleton = pre + sep + _STAND_IN + semi + rest
+    skeleton = pre + sep + STAND_IN + semi + rest
     if skeleton in _SKELETONS:
         proto = _SKELETONS[skeleton]
     else:
         proto = _parse_top_via(skeleton)
+        if proto is not None:
+            proto.skeleton = skeleton
         if len(_SKELETONS) >= 1024:
             _SKELETONS.clear()
         if len(skeleton) <= 256:
