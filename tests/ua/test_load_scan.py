@@ -7,9 +7,6 @@ path declines or answers exactly as its general path does."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -17,24 +14,7 @@ from hypothesis import strategies as st
 from sipsec.sip import Response, SipParseError, parse_message
 from sipsec.ua.load_scan import Scanned, scan, scan_fast, scan_general
 
-# Inputs tried per run; SIPSEC_FUZZ_EXAMPLES=20000 for a long run by hand.
-EXAMPLES = int(os.environ.get("SIPSEC_FUZZ_EXAMPLES", "1500"))
-
-VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "rfc3665"
-ALL_FLOWS = {path.name: path.read_bytes() for path in sorted(VECTORS.glob("*.sip"))}
-
-
-def _parses(data: bytes) -> bool:
-    try:
-        parse_message(data)
-    except SipParseError:
-        return False
-    return True
-
-
-# The README names the RFC's printing flaws kept in the corpus (§3.10 F4: an
-# unfolded Record-Route continuation); those are inputs for the fuzz test only.
-FLOWS = {name: data for name, data in ALL_FLOWS.items() if _parses(data)}
+from ._load_inputs import ALL_FLOWS, EXAMPLES, FLOWS, MUTATED, RINGING
 
 
 def general(data: bytes) -> Scanned:
@@ -68,13 +48,6 @@ def test_rfc3665_has_the_shapes_the_slow_path_handles() -> None:
     """The corpus exercises the fallback: folded Via lines (§7.3.1)."""
     folded = [d for d in FLOWS.values() if b"\r\n " in d.split(b"\r\n\r\n")[0]]
     assert folded
-
-
-RINGING = (
-    b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bKa1;rport\r\n"
-    b"From: <sip:load@127.0.0.1>;tag=a\r\nTo: <sip:uas@127.0.0.1>;tag=b\r\n"
-    b"Call-ID: abc@host\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
-)
 
 
 @pytest.mark.parametrize(
@@ -131,27 +104,6 @@ def test_scan_reads_the_usual_and_the_rare_shapes(data: bytes, expected: Scanned
 def test_scan_refuses_what_it_cannot_match(data: bytes) -> None:
     with pytest.raises(SipParseError):
         scan(data)
-
-
-def _mutate(base: bytes, at: int, cut: int, insert: bytes) -> bytes:
-    at %= len(base) + 1
-    return base[:at] + insert + base[at + cut :]
-
-
-MUTATED = st.one_of(
-    st.binary(max_size=400),
-    st.builds(
-        _mutate,
-        st.sampled_from([*sorted(ALL_FLOWS.values()), RINGING]),
-        st.integers(0, 2000),
-        st.integers(0, 8),
-        st.sampled_from(
-            [b"", b" ", b"\t", b"\r\n", b"\r\n ", b":", b";", b",", b"<", b">", b"=", b"tag=",
-             b";branch=", b"\x00", b"\xff", b"i: x\r\n", b"T", b"v: SIP/2.0/UDP h\r\n"]
-        )
-        | st.binary(max_size=6),
-    ),
-)  # fmt: skip
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
