@@ -16,6 +16,7 @@ import pytest
 
 from sipsec.errors import LocalProtocolError
 from sipsec.transport.load import LoadError, LoadSettings, run_load
+from sipsec.ua.load_scenario import ScenarioConfig, UacScenario, UasScenario
 
 ROOT = Path(__file__).resolve().parents[2]
 KAMAILIO_CFG = ROOT / "bench" / "kamailio-relay.cfg"
@@ -196,20 +197,14 @@ async def test_fifty_calls_through_sipsec_proxy(tmp_path: Path) -> None:
     assert (report.uas.calls_succeeded, report.uas.failures) == (50, {})
 
 
-async def test_pumps_run_a_uac_and_a_uas_in_this_loop() -> None:
-    """The per-process part in-process: two engines on two sockets of one loop
-    (what a shared generator process runs), 30 calls, then the sockets close."""
-    from sipsec.transport.load_process import Pump, bind_udp
-    from sipsec.ua.load_scenario import ScenarioConfig, UacScenario, UasScenario
+async def _run_pumps(
+    uas: UasScenario, uas_sock: socket.socket, uac: UacScenario, uac_sock: socket.socket
+) -> None:
+    """Both engines on their sockets in this loop until the UAC has placed
+    every call; then both pumps close (and their sockets with them)."""
+    from sipsec.transport.load_process import Pump
 
     loop = asyncio.get_running_loop()
-    uas_sock, uac_sock = bind_udp(("127.0.0.1", 0)), bind_udp(("127.0.0.1", 0))
-    uas_addr, uac_addr = uas_sock.getsockname()[:2], uac_sock.getsockname()[:2]
-    target = f"sip:uas@127.0.0.1:{uas_addr[1]}"
-    uas = UasScenario(ScenarioConfig(uas_addr, target=target))
-    uac = UacScenario(
-        ScenarioConfig(uac_addr, next_hop=uas_addr, target=target), rate=300, calls=30
-    )
     done = loop.create_future()
     pumps = [Pump(uas, uas_sock, loop), Pump(uac, uac_sock, loop, lambda: done.set_result(None))]
     try:
@@ -219,6 +214,21 @@ async def test_pumps_run_a_uac_and_a_uas_in_this_loop() -> None:
     finally:
         for pump in pumps:
             pump.close()
+
+
+async def test_pumps_run_a_uac_and_a_uas_in_this_loop() -> None:
+    """The per-process part in-process: two engines on two sockets of one loop
+    (what a shared generator process runs), 30 calls, then the sockets close."""
+    from sipsec.transport.load_process import bind_udp
+
+    uas_sock, uac_sock = bind_udp(("127.0.0.1", 0)), bind_udp(("127.0.0.1", 0))
+    uas_addr, uac_addr = uas_sock.getsockname()[:2], uac_sock.getsockname()[:2]
+    target = f"sip:uas@127.0.0.1:{uas_addr[1]}"
+    uas = UasScenario(ScenarioConfig(uas_addr, target=target))
+    uac = UacScenario(
+        ScenarioConfig(uac_addr, next_hop=uas_addr, target=target), rate=300, calls=30
+    )
+    await _run_pumps(uas, uas_sock, uac, uac_sock)
     assert (uac.stats.calls_succeeded, uac.stats.failures) == (30, {})
     assert (uas.stats.calls_succeeded, uas.stats.failures) == (30, {})
     assert uas_sock.fileno() == -1 and uac_sock.fileno() == -1
@@ -242,7 +252,6 @@ async def test_the_pumps_timer_is_never_later_than_the_engines(
     later than the engine's earliest deadline (the general path's answer),
     or a call start or retransmission would be late."""
     from sipsec.transport.load_process import Pump, bind_udp
-    from sipsec.ua.load_scenario import ScenarioConfig, UacScenario, UasScenario
 
     checked = [0, 0]  # flushes checked, of which the fast path answered
     asked = [0]  # get_timer() calls made by flush()
@@ -261,7 +270,6 @@ async def test_the_pumps_timer_is_never_later_than_the_engines(
             late.append((pump._armed if pump._timer else None, deadline))
 
     monkeypatch.setattr(Pump, "flush", checked_flush)
-    loop = asyncio.get_running_loop()
     uas_sock, uac_sock = bind_udp(("127.0.0.1", 0)), bind_udp(("127.0.0.1", 0))
     uas_addr, uac_addr = uas_sock.getsockname()[:2], uac_sock.getsockname()[:2]
     target = f"sip:uas@127.0.0.1:{uas_addr[1]}"
@@ -281,15 +289,7 @@ async def test_the_pumps_timer_is_never_later_than_the_engines(
             return real()
 
         monkeypatch.setattr(engine, "get_timer", counted)
-    done = loop.create_future()
-    pumps = [Pump(uas, uas_sock, loop), Pump(uac, uac_sock, loop, lambda: done.set_result(None))]
-    try:
-        uac.start(time.monotonic())
-        pumps[1].flush()
-        await asyncio.wait_for(done, 30.0)
-    finally:
-        for pump in pumps:
-            pump.close()
+    await _run_pumps(uas, uas_sock, uac, uac_sock)
     assert not late  # collected: an exception in a loop callback would only be logged
     assert (uac.stats.calls_succeeded, uac.stats.failures) == (calls, {})
     assert checked[0] >= calls and checked[1] > 0  # the fast path was taken and checked
