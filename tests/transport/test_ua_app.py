@@ -26,6 +26,7 @@ from sipsec.transport.ua_media import CallMedia
 from sipsec.ua.media_offer import SmimeIdentity
 
 from .._pki import Pki as SharedPki
+from ._ua_helpers import running
 
 ALICE, BOB = "sip:alice@atlanta.example", "sip:bob@biloxi.example"
 SUITE = "AES_CM_128_HMAC_SHA1_80"
@@ -69,16 +70,6 @@ def pki(pki: SharedPki) -> Pki:
         SmimeIdentity(u.certificate, u.private_key) for u in users
     )
     return Pki(pki, pki.store(*users), alice, bob, carol, alice_here, bob_here)
-
-
-@contextlib.asynccontextmanager
-async def running(settings: UaSettings) -> AsyncIterator[UaApp]:
-    app = UaApp(settings)
-    try:
-        await app.start()
-        yield app
-    finally:
-        await app.close()
 
 
 def _smime(pki: Pki, who: SmimeIdentity, **kw: object) -> UaSettings:

@@ -5,27 +5,17 @@ disturbs a registration waiting at the same time."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from sipsec.sip import Request, make_response, parse_message
-from sipsec.transport.ua_app import UaApp, UaAppError, UaSettings
+from sipsec.transport.ua_app import UaAppError, UaSettings
 from sipsec.ua import ALLOWED_METHODS
 
+from ._ua_helpers import running
+
 ALICE, BOB = "sip:alice@atlanta.example", "sip:bob@biloxi.example"
-
-
-@contextlib.asynccontextmanager
-async def running(settings: UaSettings) -> AsyncIterator[UaApp]:
-    app = UaApp(settings)
-    try:
-        await app.start()
-        yield app
-    finally:
-        await app.close()
 
 
 async def test_options_to_another_app_returns_its_answer() -> None:
