@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from sipsec.rtp import MediaConfig
 from sipsec.rtp.packet import build_rtp
 from sipsec.rtp.quality import sweep_tone
+from sipsec.rtp.stats import ReceptionStats
 from sipsec.rtp.stream import ByeReceived
 from sipsec.transport import media_poll
 from sipsec.transport.media import MediaDriver, MediaSession
@@ -265,6 +266,18 @@ async def test_udp_ports_through_a_poller() -> None:
     poller.close()
 
 
+async def _sent_then_bye(a: MediaSession, b: MediaSession) -> ReceptionStats:
+    """Let ``a`` send all its audio and close (its RTCP BYE), wait until ``b``
+    has seen the BYE; ``b``'s receive statistics."""
+    async with asyncio.timeout(10):
+        await a.wait_sent()
+        a.close()
+        while not isinstance(await b.next_event(), ByeReceived):
+            pass
+    assert b.stream is not None and b.stream.stats is not None
+    return b.stream.stats
+
+
 def test_sessions_of_a_driver_share_its_poller_on_uvloop() -> None:
     """uvloop reads its native transports by default; asked to, the driver's
     poller reads the sessions' raw sockets there too, and a call through it
@@ -282,13 +295,8 @@ def test_sessions_of_a_driver_share_its_poller_on_uvloop() -> None:
         tone = sweep_tone(0.4)
         a.start(b.local_rtp, MediaCrypto.srtp(SUITE, bytes(30), bytes([1]) * 30), audio=tone)
         b.start(a.local_rtp, MediaCrypto.srtp(SUITE, bytes([1]) * 30, bytes(30)))
-        async with asyncio.timeout(10):
-            await a.wait_sent()
-            a.close()
-            while not isinstance(await b.next_event(), ByeReceived):
-                pass
-        assert b.stream is not None and b.stream.stats is not None
-        assert b.stream.stats.received >= 19
+        stats = await _sent_then_bye(a, b)
+        assert stats.received >= 19
         b.close()
         assert len(driver.poller) == 0
 
@@ -312,13 +320,8 @@ async def test_a_driver_without_epoll_reads_each_socket(monkeypatch: pytest.Monk
     assert b._rtp is not None and b._rtp._poller is None
     a.start(b.local_rtp, MediaCrypto.plain(), audio=sweep_tone(0.3))
     b.start(a.local_rtp, MediaCrypto.plain())
-    async with asyncio.timeout(10):
-        await a.wait_sent()
-        a.close()
-        while not isinstance(await b.next_event(), ByeReceived):
-            pass
-    assert b.stream is not None and b.stream.stats is not None
-    assert b.stream.stats.received == 15
+    stats = await _sent_then_bye(a, b)
+    assert stats.received == 15
     b.close()
 
 
