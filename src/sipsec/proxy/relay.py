@@ -43,6 +43,7 @@ from . import relay_splice as sp
 from .core import ProxyCore
 from .relay_flow import RelayFlow, cancel_record, echoes, stamped_request, upstream_of
 from .relay_route import RelayRoutes
+from .relay_shapes import remember
 from .relay_txn import Address, RelayTxn
 
 __all__ = ["PREFIX", "FastRelay"]
@@ -200,10 +201,7 @@ class FastRelay(RelayFlow):
         """The log's ``udp:host:port`` of a source, remembered (bounded)."""
         host = source[0]
         text = f"udp:[{host}]:{source[1]}" if ":" in host else f"udp:{host}:{source[1]}"
-        if len(self._sources) >= 4096:
-            self._sources.clear()
-        self._sources[source] = text
-        return text
+        return remember(self._sources, source, text, 4096)
 
     def _known(self, txn: RelayTxn, s: rs.Scan, data: bytes, source: Address, now: float) -> bool:
         method = s.method

@@ -18,6 +18,7 @@ from . import relay_scan as rs
 from .core import ProxyCore
 from .location import InvalidAor, normalize_aor
 from .registrar import flow_of
+from .relay_shapes import remember
 from .relay_txn import Address
 from .routing import contact_uri
 from .store import StoreError
@@ -74,9 +75,7 @@ class RelayRoutes:
             decision = self._decided[key]
         else:
             decision = self._decide(s.uri, tuple(s.value(i) for i in s.routes))
-            if len(self._decided) >= _CACHE:
-                self._decided.clear()
-            self._decided[key] = decision
+            remember(self._decided, key, decision, _CACHE)
         if decision is None:
             return None
         if initial and config.authenticate_invites and source[0] not in config.trusted_addresses:
@@ -167,9 +166,7 @@ class RelayRoutes:
                 aor = normalize_aor(f"sip:{user.decode()}@{self.config.domain}")
             except InvalidAor:
                 aor = None
-            if len(self._aors) >= _CACHE:
-                self._aors.clear()
-            self._aors[user] = aor
+            remember(self._aors, user, aor, _CACHE)
         if aor is None:
             return None
         try:
@@ -179,11 +176,9 @@ class RelayRoutes:
         if len(bindings) != 1 or flow_of(bindings[0].received) is not None:
             return None
         contact = bindings[0].contact
-        if contact not in self._contacts:
-            if len(self._contacts) >= _CACHE:
-                self._contacts.clear()
-            self._contacts[contact] = self._target(contact)
-        return self._contacts[contact]
+        if contact in self._contacts:
+            return self._contacts[contact]
+        return remember(self._contacts, contact, self._target(contact), _CACHE)
 
     def _target(self, contact: str) -> tuple[bytes, Address] | None:
         uri = contact_uri(contact)

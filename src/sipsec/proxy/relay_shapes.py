@@ -34,6 +34,7 @@ __all__ = [
     "is_token",
     "name_addr_uri",
     "party",
+    "remember",
     "start_line",
     "uri_host_port",
 ]
@@ -67,14 +68,23 @@ TOKEN_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.!
 _KEPT = 2048  # entries per memo before it is cleared
 _LONGEST = 256  # longer values are checked every time and never kept
 
+K = TypeVar("K")
 T = TypeVar("T")
+
+
+def remember(memo: dict[K, T], key: K, value: T, most: int) -> T:
+    """``memo[key] = value``, the memo emptied first when it holds ``most``:
+    the relay's memos are all bounded this way, so a flood of invented
+    values costs the work they save, never memory."""
+    if len(memo) >= most:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 def _keep(memo: dict[bytes, T], value: bytes, verdict: T) -> T:
     if len(value) <= _LONGEST:
-        if len(memo) >= _KEPT:
-            memo.clear()
-        memo[value] = verdict
+        remember(memo, value, verdict, _KEPT)
     return verdict
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 
 from .relay_scan import Scan, ViaTop
+from .relay_shapes import remember
 from .relay_via import STAND_IN
 
 __all__ = ["forwarded", "join", "stamp", "stamp_line", "stamped_lines", "trying", "without_first"]
@@ -57,9 +58,7 @@ def stamp(via: ViaTop, host: str, port: int) -> bytes | None:
             before, found, after = line.partition(_AT_BRANCH)
             assert found, "a stamped Via holds its branch"
             around = (before + b";branch=", after)
-        if len(_STAMPS) >= _STAMPS_KEPT:
-            _STAMPS.clear()
-        _STAMPS[key] = around
+        remember(_STAMPS, key, around, _STAMPS_KEPT)
     return None if around is None else around[0] + via.branch + around[1]
 
 

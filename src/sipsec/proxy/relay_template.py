@@ -25,6 +25,8 @@ import re
 from collections.abc import Sequence
 from typing import Generic, TypeVar
 
+from .relay_shapes import remember
+
 __all__ = ["Template", "Templates"]
 
 S = TypeVar("S")
@@ -102,9 +104,7 @@ class Templates(Generic[S]):
             return
         count = self._sightings.get(names, 0) + 1
         if count < _SEEN_BEFORE_COMPILE:
-            if len(self._sightings) >= _SIGHTINGS_KEPT:
-                self._sightings.clear()
-            self._sightings[names] = count
+            remember(self._sightings, names, count, _SIGHTINGS_KEPT)
             return
         self._sightings.pop(names, None)
         self._made += 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from .relay_shapes import TOKEN_CHARS
+from .relay_shapes import TOKEN_CHARS, remember
 
 __all__ = ["STAND_IN", "ViaTop", "parse_top_via"]
 
@@ -92,10 +92,8 @@ def parse_top_via(value: bytes) -> ViaTop | None:
         proto = _parse_top_via(skeleton)
         if proto is not None:
             proto.skeleton = skeleton
-        if len(_SKELETONS) >= 1024:
-            _SKELETONS.clear()
         if len(skeleton) <= 256:
-            _SKELETONS[skeleton] = proto
+            remember(_SKELETONS, skeleton, proto, 1024)
     if proto is None or not branch.startswith(_BRANCH_COOKIE) or branch == _BRANCH_COOKIE:
         return None
     if branch.translate(None, TOKEN_CHARS):
