@@ -410,3 +410,39 @@ def test_the_audio_taken_does_not_depend_on_when_it_is_taken(
     taken_sometimes.append(sometimes.take_audio())
     assert b"".join(taken_sometimes) == b"".join(taken_every)
     assert len(b"".join(taken_every)) >= 2 * 160 * (60 - len(drop))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.02, 0.02, 0.02, 0.0, 0.013, 0.047, 0.1, 0.31]), max_size=60),
+    st.integers(1, 40),
+    st.sampled_from([0, 0, 500]),
+)
+def test_each_tick_sends_what_one_late_tick_sends(
+    gaps: list[float], frames: int, threshold: int
+) -> None:
+    """Ticks at every frame (the one-frame send handle_timer does inline) and
+    ticks now and then, late (the _send_due loop), put the very same packets
+    on the wire; ``sending`` says what the offset and close() say."""
+    audio = TONE[: 320 * frames + 100]  # a padded last frame too
+    config = MediaConfig(silence_threshold=threshold)
+    every = MediaStream(config, now=0.0, remote_rtp=B, audio=audio, rng=random.Random(5))
+    some = MediaStream(config, now=0.0, remote_rtp=B, audio=audio, rng=random.Random(5))
+    now = 0.0
+    for gap in gaps:
+        now += gap
+        for stream in (every, some):
+            stream.handle_timer(now if stream is some else every.sender.next_time)
+            while stream is every and every.sending and every.sender.next_time <= now:
+                every.handle_timer(every.sender.next_time)
+            assert stream.sending == (
+                not stream._closed and stream._audio_offset < stream._audio_len
+            )
+    end = now + 0.02 * (frames + 2)
+    every.handle_timer(end)
+    some.handle_timer(end)
+    sent = [[d for d, _, rtcp in s.datagrams_to_send() if not rtcp] for s in (every, some)]
+    assert sent[0] == sent[1] and len(sent[0]) == every.sender.packets_sent
+    assert not every.sending and not some.sending
+    every.close(end)
+    assert not every.sending

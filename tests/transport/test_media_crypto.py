@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sipsec.rtp import MediaConfig, MediaStream, g711, is_rtcp
+from sipsec.rtp import MediaConfig, MediaStream, ReceiverReport, build_compound, g711, is_rtcp
+from sipsec.rtp.packet import build_rtp
 from sipsec.rtp.quality import align, snr_db, sweep_tone
 from sipsec.srtp import SrtpContext
 from sipsec.transport.media_crypto import MediaCrypto
@@ -129,3 +130,39 @@ def test_libsrtp_reads_what_the_stream_sends() -> None:
             payloads.append(plain[12:])
     assert len(payloads) == 10
     assert g711.ulaw_decode(b"".join(payloads)) == g711.ulaw_decode(g711.ulaw_encode(tone))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["rtp", "rtp", "rtp", "rtcp", "junk"]),
+            st.integers(0, 0xFFFF),
+            st.integers(0, 200),
+        ),
+        max_size=30,
+    ),
+    st.sampled_from([SUITE, "AEAD_AES_128_GCM"]),
+    st.integers(1, 40),
+)
+def test_protect_one_is_protect_a_datagram_at_a_time(
+    items: list[tuple[str, int, int]], suite: str, lifetime: int
+) -> None:
+    """What a session sends through protect_one (one datagram at a time) is
+    what protect gives for the batch: the same datagrams, the same refusals
+    (a key past its lifetime, malformed input) counted the same."""
+    key = bytes(range(30 if suite == SUITE else 28))
+    one = MediaCrypto(SrtpContext(suite, key, srtp_lifetime=lifetime), SrtpContext(suite, key))
+    batch = MediaCrypto(SrtpContext(suite, key, srtp_lifetime=lifetime), SrtpContext(suite, key))
+    datagrams: list[tuple[bytes, tuple[str, int], bool]] = []
+    for kind, seq, size in items:
+        if kind == "rtp":
+            data = build_rtp(0, seq, seq * 160, 0x1234, bytes(size), False)
+        elif kind == "rtcp":
+            data = build_compound([ReceiverReport(0x1234, [])])
+        else:
+            data = bytes(size % 12)
+        datagrams.append((data, A, kind == "rtcp"))
+    singly = [(one.protect_one(d, r), addr, r) for d, addr, r in datagrams]
+    assert [x for x in singly if x[0] is not None] == batch.protect(datagrams)
+    assert one.counters == batch.counters

@@ -334,13 +334,13 @@ async def test_a_session_hears_when_a_datagram_came() -> None:
     stream = session.stream
     assert stream is not None
     heard: list[float] = []
-    receive = stream.receive
+    receive = stream.receive_rtp  # the session's entry for RTP
 
-    def spy(data: bytes, addr: Address, now: float, rtcp: bool | None = None) -> None:
+    def spy(data: bytes, addr: Address, now: float) -> None:
         heard.append(now)
-        receive(data, addr, now, rtcp)
+        receive(data, addr, now)
 
-    stream.receive = spy  # type: ignore[method-assign]
+    stream.receive_rtp = spy  # type: ignore[method-assign]
     loop = asyncio.get_running_loop()
     sender = udp()
     before = loop.time()

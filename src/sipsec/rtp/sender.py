@@ -64,9 +64,12 @@ class RtpSender:
     def send(self, payload: bytes, now: float) -> bytes:
         """The packet for the current frame slot; moves on to the next slot."""
         lateness = now - self.next_time
-        if lateness > self.late_after:
+        if lateness > self.max_lateness:
+            self.max_lateness = lateness
+            if lateness > self.late_after:
+                self.late_packets += 1
+        elif lateness > self.late_after:
             self.late_packets += 1
-        self.max_lateness = max(self.max_lateness, lateness)
         frame = self._frame
         # build_rtp, inline: a plain 12-octet header (§5.1) and the payload.
         packet = (

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from sipsec.rtp.rtcp import ReportBlock
 
-__all__ = ["ReceptionStats", "ntp_middle", "round_trip_time"]
+__all__ = ["JITTER_JUMP", "WINDOW_MASK", "ReceptionStats", "ntp_middle", "round_trip_time"]
 
 _SEQ_MOD = 1 << 16
 _MAX_DROPOUT = 3000  # A.1: a jump this far ahead is still the same stream
 _MAX_MISORDER = 100  # A.1: this far behind is a late packet, further a restart
 _WINDOW = 1024  # duplicate window, in sequence numbers
-_WINDOW_MASK = (1 << _WINDOW) - 1
+WINDOW_MASK = (1 << _WINDOW) - 1
+# A.8: a transit-time difference this large is a timestamp wrap or jump, not jitter.
+JITTER_JUMP = 1 << 31
 
 
 def ntp_middle(ntp: int) -> int:
@@ -81,7 +83,7 @@ class ReceptionStats:
         elif 0 < delta < _MAX_DROPOUT:
             if sequence < max_seq:
                 self.cycles += _SEQ_MOD  # wrapped around
-            self._seen = (self._seen << delta) & _WINDOW_MASK
+            self._seen = (self._seen << delta) & WINDOW_MASK
             self.max_seq = sequence
             extended = self.cycles + sequence
         elif delta == 0 or delta > _SEQ_MOD - _MAX_MISORDER:
@@ -107,7 +109,7 @@ class ReceptionStats:
         previous = self._transit
         if previous is not None:
             d = abs(transit - previous)
-            if d < 1 << 31:  # not a timestamp wrap or jump
+            if d < JITTER_JUMP:  # not a timestamp wrap or jump
                 self.jitter += (d - self.jitter) / 16
         self._transit = transit
         return extended

@@ -23,12 +23,9 @@ from __future__ import annotations
 
 import math
 import random
-import struct
 from collections import deque
-from dataclasses import dataclass
 
 from sipsec.rtp.jitter import JitterBuffer
-from sipsec.rtp.packet import RtpError, RtpPacket
 from sipsec.rtp.precode import PRECODE_LIMIT, peak, precoded
 from sipsec.rtp.rtcp import (
     Bye,
@@ -38,11 +35,11 @@ from sipsec.rtp.rtcp import (
     SourceDescription,
     build_compound,
     is_rtcp,
-    parse_compound,
 )
 from sipsec.rtp.rtcp_timer import RtcpSchedule
 from sipsec.rtp.sender import RtpSender
-from sipsec.rtp.stats import ReceptionStats, round_trip_time
+from sipsec.rtp.stats import ReceptionStats
+from sipsec.rtp.stream_receive import Peer, StreamReceiving
 from sipsec.rtp.stream_types import (
     CODECS,
     NTP_UNIX_OFFSET,
@@ -71,18 +68,8 @@ __all__ = [
     "SourceLatched",
 ]
 
-_FIXED = struct.Struct("!BHII")  # octets 1-11 of an RTP header (§5.1)
 
-
-@dataclass(slots=True)
-class _Peer:
-    rtp: Address | None
-    rtcp: Address | None
-    rtp_latched: bool = False
-    rtcp_latched: bool = False
-
-
-class MediaStream:
+class MediaStream(StreamReceiving):
     """One audio stream: sends ``audio`` (8 kHz 16-bit PCM), plays what arrives."""
 
     def __init__(
@@ -100,12 +87,13 @@ class MediaStream:
             raise ValueError(f"payload type {config.payload_type} is not G.711 (0 or 8)")
         rng = rng or random.SystemRandom()
         self.config = config
+        self._payload_type = config.payload_type
         self._encode, self._decode = CODECS[config.payload_type]
         self._encode(b"")  # build the codec tables now, not on the first 20 ms tick
         self._ntp_offset = ntp_offset  # NTP time = now + ntp_offset
         if remote_rtcp is None and remote_rtp is not None:
             remote_rtcp = remote_rtp if config.rtcp_mux else (remote_rtp[0], remote_rtp[1] + 1)
-        self._peer = _Peer(remote_rtp, remote_rtcp)
+        self._peer = Peer(remote_rtp, remote_rtcp)
         self.sender = RtpSender(
             config.payload_type,
             now=now,
@@ -132,13 +120,15 @@ class MediaStream:
         self._played: list[bytes | int] = []
         self._out: list[tuple[bytes, Address, bool]] = []
         self._events: deque[MediaEvent] = deque()
+        # The same queue, for a shell that checks it on every packet: a
+        # truth test where next_event() would be a call.
+        self.events = self._events
         self._closed = False
+        # Whether audio is still being sent: kept where the offset moves and
+        # in close(), so that the shell reads it per packet without a call.
+        self.sending = self._audio_offset < self._audio_len
 
     # -- the sans-IO interface ------------------------------------------------
-
-    @property
-    def sending(self) -> bool:
-        return not self._closed and self._audio_offset < self._audio_len
 
     def get_timer(self) -> float | None:
         """The next instant :meth:`handle_timer` wants to run.
@@ -158,8 +148,23 @@ class MediaStream:
     def handle_timer(self, now: float) -> None:
         if self._closed:
             return
-        if self.sender.next_time <= now and self._audio_offset < self._audio_len:
-            self._send_due(now)
+        sender = self.sender
+        if sender.next_time <= now and self.sending:
+            offset = self._audio_offset
+            end = offset + self._frame_octets
+            coded = self._coded
+            destination = self._peer.rtp
+            if coded is not None and end < self._audio_len and not self.config.silence_threshold:
+                # The steady state, one frame of the audio coded up front: what
+                # _send_due's first pass does, without the call and the loop.
+                self._audio_offset = end
+                packet = sender.send(coded[offset >> 1 : end >> 1], now)
+                if destination is not None:
+                    self._out.append((packet, destination, False))
+                if sender.next_time <= now:  # more than one frame was due
+                    self._send_due(now)
+            else:
+                self._send_due(now)
         played = self.jitter.pop_payloads(now)
         if played:
             self._played += played
@@ -176,7 +181,7 @@ class MediaStream:
         if rtcp:
             self._receive_rtcp(data, addr, now)
         else:
-            self._receive_rtp(data, addr, now)
+            self.receive_rtp(data, addr, now)
 
     def datagrams_to_send(self) -> list[tuple[bytes, Address, bool]]:
         """``(datagram, address, is_rtcp)`` for everything queued since the last call."""
@@ -239,6 +244,7 @@ class MediaStream:
         self._played += self.jitter.pop_payloads(math.inf)
         self._send_rtcp(now, [Bye([self.sender.ssrc], reason.encode()[:255])])
         self._closed = True
+        self.sending = False
 
     # -- sending --------------------------------------------------------------
 
@@ -273,6 +279,7 @@ class MediaStream:
             packet = sender.send(payload, now)
             if destination is not None:
                 out.append((packet, destination, False))
+        self.sending = self._audio_offset < total
 
     def _send_rtcp(self, now: float, extra: list[RtcpPacket]) -> None:
         if self._peer.rtcp is None:
@@ -294,100 +301,3 @@ class MediaStream:
         sdes = SourceDescription([(self.sender.ssrc, [(1, self.config.cname.encode()[:255])])])
         packet = build_compound([report, sdes, *extra])
         self._out.append((packet, self._peer.rtcp, True))
-
-    # -- receiving ------------------------------------------------------------
-
-    def _accept_from(self, addr: Address, rtcp: bool) -> bool:
-        peer = self._peer
-        expected = peer.rtcp if rtcp else peer.rtp
-        if addr == expected:
-            return True
-        latched = peer.rtcp_latched if rtcp else peer.rtp_latched
-        if self.config.latching is Latching.STRICT or latched:
-            self.drops.foreign_address += 1
-            return False
-        return True
-
-    def _latch(self, addr: Address, rtcp: bool) -> None:
-        peer = self._peer
-        if rtcp:
-            if not peer.rtcp_latched:
-                peer.rtcp_latched = True
-                if peer.rtcp != addr:
-                    peer.rtcp = addr
-                    self._events.append(SourceLatched(addr, True))
-        elif not peer.rtp_latched:
-            peer.rtp_latched = True
-            if peer.rtp != addr:
-                peer.rtp = addr
-                self._events.append(SourceLatched(addr, False))
-            if self.config.rtcp_mux and not peer.rtcp_latched:
-                self._latch(addr, True)
-
-    def _receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
-        peer = self._peer
-        if addr != peer.rtp and not self._accept_from(addr, False):
-            return
-        if len(data) > 12 and data[0] == 0x80:
-            # The common case (no CSRC, extension or padding), without the
-            # dataclass: this runs 50 times a second per call.
-            marker_pt, sequence, timestamp, ssrc = _FIXED.unpack_from(data, 1)
-            payload_type = marker_pt & 0x7F
-            payload = data[12:]
-        else:
-            try:
-                packet = RtpPacket.parse(data)
-            except RtpError:
-                self.drops.malformed += 1
-                return
-            payload_type, sequence = packet.payload_type, packet.sequence_number
-            timestamp, ssrc, payload = packet.timestamp, packet.ssrc, packet.payload
-        if payload_type != self.config.payload_type:
-            self.drops.unknown_payload_type += 1
-            return
-        stats = self.stats
-        if stats is None:
-            stats = self.stats = ReceptionStats(ssrc, sequence, self.config.clock_rate)
-        elif ssrc != stats.ssrc:
-            self.drops.foreign_ssrc += 1
-            return
-        if not peer.rtp_latched:
-            self._latch(addr, False)
-        duplicates = stats.duplicates
-        if stats.update(sequence, timestamp, now) is None:
-            if stats.duplicates == duplicates:
-                self.drops.stale += 1
-            return
-        self.jitter.push(timestamp, payload, now)
-
-    def _receive_rtcp(self, data: bytes, addr: Address, now: float) -> None:
-        if not self._accept_from(addr, True):
-            return
-        try:
-            packets = parse_compound(data)
-        except RtpError:
-            self.drops.malformed += 1
-            return
-        self._latch(addr, True)
-        stats = self.stats
-        for packet in packets:
-            if isinstance(packet, SenderReport | ReceiverReport):
-                if isinstance(packet, SenderReport) and stats and packet.ssrc == stats.ssrc:
-                    stats.sender_report_received(packet.ntp_timestamp, now)
-                for block in packet.reports:
-                    if block.ssrc != self.sender.ssrc:
-                        continue
-                    ntp_now = round((now + self._ntp_offset) * (1 << 32))
-                    rtt = round_trip_time(block, ntp_now)
-                    if rtt is not None:
-                        self.rtt = rtt
-                        self._events.append(RoundTripMeasured(rtt))
-            elif isinstance(packet, Bye) and packet.ssrcs:
-                # From the peer's address; a peer that never sent RTP has no
-                # stats yet, otherwise the BYE must name the source we hear.
-                if stats is not None and stats.ssrc not in packet.ssrcs:
-                    continue
-                self.bye_received = True
-                reason = packet.reason.decode("utf-8", "replace")
-                ssrc = stats.ssrc if stats is not None else packet.ssrcs[0]
-                self._events.append(ByeReceived(ssrc, reason))

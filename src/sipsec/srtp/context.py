@@ -22,6 +22,7 @@ from sipsec.srtp.errors import (
 from sipsec.srtp.kdf import LABEL_RTCP, SessionKeys
 from sipsec.srtp.keys import SRTCP_LIFETIME, SRTP_LIFETIME, MasterKey
 from sipsec.srtp.lane import RxLane, TxLane, lane_keys
+from sipsec.srtp.lane_gcm import GcmRxLane, GcmTxLane, gcm_lane_keys
 from sipsec.srtp.profiles import Cipher, get_profile
 from sipsec.srtp.replay import ReplayWindow, estimate_index, window_size
 from sipsec.srtp.rtcp import open_rtcp, parse_rtcp, parse_srtcp, seal_rtcp
@@ -36,6 +37,11 @@ Packet = bytes | bytearray | memoryview
 Result = bytes | SrtpError
 
 _MAX_MKI = 128  # libsrtp's SRTP_MAX_MKI_LEN
+
+
+def _laned(master: MasterKey) -> bool:
+    """Whether ``master``'s packets may take a lane (AES-CM or AES-GCM, keys derived once)."""
+    return lane_keys(master) or gcm_lane_keys(master)
 
 
 class SrtpContext:
@@ -104,12 +110,13 @@ class SrtpContext:
         self._fast = self._kdr_shift < 0
         # Whole batches of one consecutive stream go through uniform.py.
         self._whole_batch = p.cipher is not Cipher.NULL
-        # The first SSRC each way gets a lane (lane.py): AES-CM, keys derived
-        # once, and on receive no MKI (then the one key is the sending key).
-        self._tx_lanes = self._fast and lane_keys(self._tx_key)
+        # The first SSRC each way gets a lane (lane.py, lane_gcm.py): AES-CM
+        # or AES-GCM, keys derived once, and on receive no MKI (then the one
+        # key is the sending key).
+        self._tx_lanes = self._fast and _laned(self._tx_key)
         self._rx_lanes = self._tx_lanes and not self._mki_len
-        self._tx_lane: TxLane | None = None
-        self._rx_lane: RxLane | None = None
+        self._tx_lane: TxLane | GcmTxLane | None = None
+        self._rx_lane: RxLane | GcmRxLane | None = None
 
     def __repr__(self) -> str:
         return f"SrtpContext({self._profile.name!r}, mki={self._tx_key.mki.hex()!r})"
@@ -153,7 +160,7 @@ class SrtpContext:
         except (KeyError, TypeError):
             raise SrtpUnknownMkiError("no master key with this MKI") from None
         self._tx_lane = None  # it protects under the key used so far
-        self._tx_lanes = self._fast and lane_keys(self._tx_key)
+        self._tx_lanes = self._fast and _laned(self._tx_key)
 
     def remove_key(self, mki: bytes) -> None:
         """Forget a master key; packets carrying its MKI are refused from now on."""
@@ -231,7 +238,12 @@ class SrtpContext:
             )
             if lane is None and self._tx_lanes:
                 ssrc = int.from_bytes(rtp[8:12], "big")
-                self._tx_lane = TxLane(self._tx_key, ssrc, self._tx[ssrc], self._rtp_tag)
+                master, stream = self._tx_key, self._tx[ssrc]
+                self._tx_lane = (
+                    GcmTxLane(master, ssrc, stream)
+                    if self._aead
+                    else TxLane(master, ssrc, stream, self._rtp_tag)
+                )
             return srtp
         if type(rtp) is not bytes:
             rtp = as_bytes(rtp)
@@ -251,7 +263,12 @@ class SrtpContext:
             )
             if lane is None and self._rx_lanes:
                 ssrc = int.from_bytes(srtp[8:12], "big")
-                self._rx_lane = RxLane(self._tx_key, ssrc, self._rx[ssrc], self._rtp_tag)
+                master, window = self._tx_key, self._rx[ssrc]
+                self._rx_lane = (
+                    GcmRxLane(master, ssrc, window)
+                    if self._aead
+                    else RxLane(master, ssrc, window, self._rtp_tag)
+                )
             return rtp
         if type(srtp) is not bytes:
             srtp = as_bytes(srtp)

@@ -11,12 +11,19 @@ new highest index, the key within its lifetime — and the lane returns None
 for anything else, having changed nothing, so the context's general path
 decides.  The rules are those of :mod:`sipsec.srtp.single`, which
 ``tests/srtp/test_lane.py`` holds a lane against, packet for packet.
+
+The §4.1.1 keystream of the next AHEAD indices is made ahead, with one
+AES-ECB call, and kept as one integer per packet, aligned with the packet's
+payload when the whole packet is read as a big-endian integer: XOR leaves the
+12-octet header as it is, so a packet costs two integer conversions and an
+XOR (on CPython the conversions, not the XOR, are what that costs).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from hmac import compare_digest
+from struct import Struct
 from typing import TYPE_CHECKING
 
 from sipsec.srtp.errors import SrtpAuthError
@@ -24,7 +31,6 @@ from sipsec.srtp.keys import MasterKey
 from sipsec.srtp.replay import ReplayWindow, estimate_index
 from sipsec.srtp.rtp import MAX_PACKET
 from sipsec.srtp.stages import MEDIAN, unpack_fixed
-from sipsec.srtp.uniform import keystream_blocks
 
 if TYPE_CHECKING:
     import hashlib
@@ -35,6 +41,37 @@ _from = int.from_bytes
 # Keystream is made for this many packets ahead with one AES call: the call,
 # not the AES, is what one packet's keystream costs (bench/bench_media.py).
 AHEAD = 32
+# Payload octets -> the Struct that cuts AHEAD packets' keystream (each padded
+# to whole blocks) into the payload-long pieces.
+_CUTS: dict[int, Struct] = {}
+# (c, blocks) -> what follows the IV's top 13 octets in each counter block of
+# AHEAD packets from an index that is a multiple of AHEAD (see _Lane._keystream),
+# for payloads of up to _TAILS_BLOCKS blocks (G.711 at 20 or 30 ms: 10, 15);
+# longer ones are laid out afresh.  At most _KEPT tables of ~18 KiB.
+_TAILS: dict[tuple[int, int], list[bytes]] = {}
+_TAILS_BLOCKS = 16
+_KEPT = 512
+
+
+def _cut(n: int) -> Struct:
+    cut = _CUTS.get(n)
+    if cut is None:
+        if len(_CUTS) >= _KEPT:
+            _CUTS.clear()
+        cut = _CUTS[n] = Struct(f"{n}s{-n & 15}x" * AHEAD)
+    return cut
+
+
+def _tails(c: int, blocks: int) -> list[bytes]:
+    tails = _TAILS.get((c, blocks))
+    if tails is None:
+        tails = [b""]
+        tails += [bytes((c ^ p, j >> 8, j & 0xFF)) for p in range(AHEAD) for j in range(blocks)]
+        if blocks <= _TAILS_BLOCKS:
+            if len(_TAILS) >= _KEPT:
+                _TAILS.clear()
+            _TAILS[(c, blocks)] = tails
+    return tails
 
 
 def lane_keys(master: MasterKey) -> bool:
@@ -46,11 +83,11 @@ def lane_keys(master: MasterKey) -> bool:
 class _Lane:
     __slots__ = (
         "_inner",
+        "_iv",
         "_keys",
         "_ks",
         "_ks_first",
-        "_ks_octets",
-        "_ks_stride",
+        "_ks_size",
         "_outer",
         "_roc",
         "_roc_of",
@@ -65,30 +102,38 @@ class _Lane:
         self.master = master
         self.ssrc = ssrc
         self._keys = keys
-        # The keystream of packets _ks_first … _ks_first + AHEAD - 1, each
-        # _ks_stride octets apart, made for payloads of _ks_octets octets.
-        self._ks = b""
+        # §4.1.1: IV = (k_s·2^16) XOR (SSRC·2^64) XOR (i·2^16); its top 14
+        # octets without the index, which XORs into the low 48 bits of them.
+        self._iv = (keys.salt >> 16) ^ (ssrc << 48)
+        # The keystream of the packets _ks_first … _ks_first + AHEAD - 1 of
+        # _ks_size octets (header included), one integer each.
+        self._ks: list[int] = []
         self._ks_first = -AHEAD
-        self._ks_octets = 0
-        self._ks_stride = 0
+        self._ks_size = 0
         self._inner: Callable[[], hashlib._Hash] = keys.inner.copy
         self._outer: Callable[[], hashlib._Hash] = keys.outer.copy
         # The 4-octet ROC of §4.2 changes once every 65,536 packets.
         self._roc_of = -1
         self._roc = b""
 
-    def _keystream(self, index: int, n: int) -> bytes:
-        """The §4.1.1 keystream of packet ``index``, ``n`` octets."""
-        at = index - self._ks_first
-        if 0 <= at < AHEAD and n == self._ks_octets:
-            start = at * self._ks_stride
-            return self._ks[start : start + n]
-        # The next AHEAD packets from this one, in one AES call: counter block
-        # j of packet p is IV(index + p) | j, as uniform.py lays them out.
-        blocks = (n + 15) >> 4
-        self._ks = keystream_blocks(self._keys, self.ssrc, index, AHEAD, blocks)
-        self._ks_first, self._ks_octets, self._ks_stride = index, n, blocks << 4
-        return self._ks[:n]
+    def _keystream(self, index: int, size: int) -> int:
+        """The §4.1.1 keystream of packet ``index`` of ``size`` octets (a
+        12-octet header, then the payload), as the integer to XOR with the
+        whole packet read big-endian; those of the AHEAD packets from
+        ``index`` rounded down to a multiple of AHEAD are kept."""
+        n = size - 12
+        first = index - index % AHEAD
+        # Counter block j of packet first + p is the 14-octet IV prefix
+        # (iv ^ first ^ p), then j as 2 octets.  p < AHEAD changes only the
+        # low bits of the prefix's last octet: its other 13 octets are one
+        # separator of a join, and the rest of each block (c ^ p, j) is a
+        # table that depends on c, that last octet's value for p = 0.
+        prefix = (self._iv ^ first).to_bytes(14)
+        counters = prefix[:13].join(_tails(prefix[13], (n + 15) >> 4))
+        assert self._keys.ecb is not None
+        self._ks = ks = list(map(_from, _cut(n).unpack(self._keys.ecb.update(counters))))
+        self._ks_first, self._ks_size = first, size
+        return ks[index - first]
 
     def _roc_for(self, index: int) -> bytes:
         """The 4-octet ROC of §4.2 for ``index``; it changes once every 65,536 packets."""
@@ -131,17 +176,12 @@ class TxLane(_Lane):
         stream.mask = ((stream.mask << delta) | 1) & stream.full
         stream.highest = index
         master.rtp_count += 1
-        n -= 12
-        # _keystream's hit, inline (as in unprotect): a call less per packet.
+        # The keystream cache's hit, inline: a call less per packet.
         at = index - self._ks_first
-        if 0 <= at < AHEAD and n == self._ks_octets:
-            start = at * self._ks_stride
-            keystream = self._ks[start : start + n]
+        if 0 <= at < AHEAD and n == self._ks_size:
+            m = (_from(rtp) ^ self._ks[at]).to_bytes(n)
         else:
-            keystream = self._keystream(index, n)
-        m = rtp[:12] + (_from(rtp[12:], "little") ^ _from(keystream, "little")).to_bytes(
-            n, "little"
-        )
+            m = (_from(rtp) ^ self._keystream(index, n)).to_bytes(n)
         # §4.2: HMAC-SHA1 over the authenticated portion and the ROC.
         h = self._inner()
         h.update(m)
@@ -194,11 +234,7 @@ class RxLane(_Lane):
         stream.mask = ((stream.mask << delta) | 1) & stream.full
         stream.highest = index
         master.rtp_count += 1
-        n = tag_at - 12
         at = index - self._ks_first
-        if 0 <= at < AHEAD and n == self._ks_octets:
-            start = at * self._ks_stride
-            keystream = self._ks[start : start + n]
-        else:
-            keystream = self._keystream(index, n)
-        return m[:12] + (_from(m[12:], "little") ^ _from(keystream, "little")).to_bytes(n, "little")
+        if 0 <= at < AHEAD and tag_at == self._ks_size:
+            return (_from(m) ^ self._ks[at]).to_bytes(tag_at)
+        return (_from(m) ^ self._keystream(index, tag_at)).to_bytes(tag_at)

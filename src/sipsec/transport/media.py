@@ -6,11 +6,17 @@ rtcp-mux, RTCP) socket, feeds datagrams in with ``now=loop.time()``, sends
 what the stream queues, re-arms exactly one ``loop.call_at`` and writes the
 audio played out to a WAV file.
 
-Many sessions in one process can share a :class:`MediaDriver` instead: one
+Many sessions in one process can share a :class:`MediaDriver` instead
+(:mod:`sipsec.transport.media_driver`, re-exported here): one
 ``loop.call_at`` for all of them, deadlines within ``resolution`` of each
-other served by one wake-up.  asyncio keeps its timers in a heap of Python
-objects compared in Python; at 50 wake-ups per second per call that, not the
-media, becomes the cost, and the driver's heap of tuples is much cheaper.
+other served by one wake-up.
+
+A session runs 50 ticks and receives 50 packets a second: RTP goes from the
+socket straight to the stream's RTP entry (``MediaStream.receive_rtp``), and
+what a tick queues is protected one datagram at a time
+(``MediaCrypto.protect_one``), with no list or call layer in between that
+the general paths need (RTCP, a ``MediaCrypto`` whose ``protect`` is
+overridden to see each batch).
 
 The sockets are UdpPort objects (:mod:`sipsec.transport.media_socket`): on
 asyncio's own loop a raw socket read with ``add_reader``, since the Python
@@ -25,8 +31,6 @@ datagram with its kernel arrival time.
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import random
 import time
 import wave
@@ -35,7 +39,7 @@ from pathlib import Path
 from sipsec.rtp import MediaConfig, MediaEvent, MediaStream, read_wav
 from sipsec.rtp.stream import CODECS, NTP_UNIX_OFFSET
 from sipsec.transport.media_crypto import MediaCrypto
-from sipsec.transport.media_poll import MediaPoller
+from sipsec.transport.media_driver import MediaDriver
 from sipsec.transport.media_socket import UdpPort
 
 __all__ = ["MediaDriver", "MediaSession"]
@@ -45,84 +49,6 @@ Address = tuple[str, int]
 # frames are waiting: one decode call for several frames gives the same PCM
 # (G.711 codes each octet alone), and the recording is written in 60 ms chunks.
 PLAYOUT_PERIOD = 3
-
-
-class MediaDriver:
-    """One timer for many sessions: "the one timer per driver" of DESIGN.md.
-
-    A session due within ``resolution`` of the earliest deadline runs in the
-    same wake-up, told that its deadline has come (so a packet may leave up
-    to ``resolution`` early, never late on the driver's account).
-
-    With ``poll`` the sessions' sockets are read by one :class:`MediaPoller`
-    (Linux): what came since the last wake-up is read at the start of each
-    tick, with its kernel arrival time, so receiving takes no wake-ups of its
-    own while ticks come every ``resolution`` or so, and a loop that fell
-    behind reads everything that waits before it sends.  By default (None)
-    that is on asyncio's own loop, where a datagram read so costs about what
-    its own reader callback costs, without the wake-up; uvloop reads a
-    socket in C for fewer instructions than the poller's ``recvmsg`` with
-    its timestamp (about 9,300 against 15,600 a datagram, counted with
-    cachegrind), so there each session keeps its native transport unless
-    ``poll`` is True.
-    """
-
-    def __init__(self, resolution: float = 0.002, *, poll: bool | None = None) -> None:
-        self.resolution = resolution
-        self.wakeups = 0
-        self._loop = asyncio.get_running_loop()
-        self._heap: list[tuple[float, int, MediaSession]] = []
-        self._order = itertools.count()
-        self._handle: asyncio.TimerHandle | None = None
-        self._handle_at = float("inf")
-        self._firing = False
-        self.poller: MediaPoller | None = None
-        if poll is None:
-            poll = isinstance(self._loop, asyncio.selector_events.BaseSelectorEventLoop)
-        if poll and MediaPoller.available():
-            self.poller = MediaPoller(self._loop)
-            self.poller.resolution = resolution
-            self.poller.next_tick = lambda: self._handle_at
-
-    def schedule(self, session: MediaSession, deadline: float) -> None:
-        heapq.heappush(self._heap, (deadline, next(self._order), session))
-        if not self._firing and deadline < self._handle_at:
-            if self._handle is not None:
-                self._handle.cancel()
-            self._handle_at = deadline
-            self._handle = self._loop.call_at(deadline, self._fire)
-
-    def _fire(self) -> None:
-        self._handle, self._handle_at = None, float("inf")
-        self.wakeups += 1
-        heap = self._heap
-        clock = self._loop.time
-        pop = heapq.heappop
-        self._firing = True  # sessions re-arm below; arm the loop once, after
-        try:
-            poller = self.poller
-            if poller is not None and len(poller):
-                poller.drain()  # what came since the last tick, before sending
-            horizon = clock() + self.resolution
-            while heap and heap[0][0] <= horizon:
-                deadline, _, session = pop(heap)
-                # Entries left behind by a session that re-armed are skipped.
-                if session._timer_at != deadline:
-                    continue
-                try:
-                    # Each session is told the time it really runs at, so that a
-                    # packet sent late in a long wake-up counts as late.
-                    now = clock()
-                    session._on_timer(deadline if deadline > now else now)
-                except Exception as exc:  # one broken session must not stop the others
-                    self._loop.call_exception_handler(
-                        {"message": "media session timer failed", "exception": exc}
-                    )
-        finally:
-            self._firing = False
-        if heap:
-            self._handle_at = heap[0][0]
-            self._handle = self._loop.call_at(self._handle_at, self._fire)
 
 
 class MediaSession:
@@ -142,6 +68,8 @@ class MediaSession:
         self._timer_at: float | None = None
         self._recording: wave.Wave_write | None = None
         self._closed = False
+        self._mux = config.rtcp_mux
+        self._each = False
         self._sent = asyncio.Event()
         self._drained = asyncio.Event()
         self._events: asyncio.Queue[MediaEvent] = asyncio.Queue()
@@ -222,6 +150,9 @@ class MediaSession:
             codec[0](b"")
         now = self._loop.time()
         self.crypto = crypto
+        # A subclass that overrides protect (ua_media's capture) sees every
+        # batch; otherwise each datagram is protected on its own.
+        self._each = type(crypto).protect is MediaCrypto.protect
         self.stream = MediaStream(
             self.config,
             now=now,
@@ -281,22 +212,41 @@ class MediaSession:
         self._datagram_received(data, addr, True, self._loop.time())
 
     def _rtp_received(self, data: bytes, addr: Address) -> None:
+        """From the socket's own reader (or native transport), timed on reading."""
         # RFC 5761 §4: with rtcp-mux, octet 1 of 192-223 is RTCP (is_rtcp, inline).
-        self._datagram_received(
-            data,
-            addr,
-            self.config.rtcp_mux and len(data) > 1 and 192 <= data[1] <= 223,
-            self._loop.time(),
-        )
+        if self._mux and len(data) > 1 and 192 <= data[1] <= 223:
+            self._datagram_received(data, addr, True, self._loop.time())
+            return
+        self._rtp_in(data, addr, self._loop.time())
 
     def _rtcp_arrived(self, data: bytes, addr: Address, arrival: float) -> None:
         self._datagram_received(data, addr, True, arrival)
 
     def _rtp_arrived(self, data: bytes, addr: Address, arrival: float) -> None:
         """From the driver's poller, with the time the datagram came (not was read)."""
-        self._datagram_received(
-            data, addr, self.config.rtcp_mux and len(data) > 1 and 192 <= data[1] <= 223, arrival
-        )
+        if self._mux and len(data) > 1 and 192 <= data[1] <= 223:
+            self._datagram_received(data, addr, True, arrival)
+            return
+        self._rtp_in(data, addr, arrival)
+
+    def _rtp_in(self, data: bytes, addr: Address, now: float) -> None:
+        """One RTP datagram (50 a second a call): :meth:`_datagram_received`
+        without the RTCP branches, straight to the stream's RTP entry."""
+        stream, crypto = self.stream, self.crypto
+        if stream is None or crypto is None:
+            self.unstarted_drops += 1  # not started: nothing is expected yet
+            return
+        plain = crypto.unprotect(data, False)
+        if plain is None:
+            return
+        stream.receive_rtp(plain, addr, now)
+        if stream.sending and self._timer_at is not None:
+            # See _datagram_received: only events are left to pass on.
+            events = stream.events
+            while events:
+                self._events.put_nowait(events.popleft())
+            return
+        self._service(now)
 
     def _datagram_received(self, data: bytes, addr: Address, rtcp: bool, now: float) -> None:
         """One datagram from a socket: SRTP off, into the stream (50 a second a call).
@@ -334,9 +284,12 @@ class MediaSession:
     def _service(self, now: float) -> None:
         stream = self.stream
         assert stream is not None
-        self._flush()
-        while (event := stream.next_event()) is not None:
-            self._events.put_nowait(event)
+        datagrams = stream.datagrams_to_send()
+        if datagrams:
+            self._send(datagrams)
+        events = stream.events
+        while events:
+            self._events.put_nowait(events.popleft())
         sending = stream.sending
         if not sending or stream.pending_audio >= PLAYOUT_PERIOD:
             audio = stream.take_audio()  # played out: decoded whether recorded or not
@@ -360,13 +313,27 @@ class MediaSession:
             self._timer = self._loop.call_at(deadline, self._on_timer)
 
     def _flush(self) -> None:
-        stream, crypto = self.stream, self.crypto
-        if stream is None or crypto is None:
-            return
-        datagrams = stream.datagrams_to_send()
-        if not datagrams:
+        stream = self.stream
+        if stream is not None:
+            datagrams = stream.datagrams_to_send()
+            if datagrams:
+                self._send(datagrams)
+
+    def _send(self, datagrams: list[tuple[bytes, Address, bool]]) -> None:
+        """Protect and send what the stream queued, in order."""
+        crypto = self.crypto
+        if crypto is None:
             return
         rtp_port, rtcp_port = self._rtp, self._rtcp
+        if self._each:
+            # One packet a tick, most ticks: no list in between.
+            protect = crypto.protect_one
+            for data, addr, rtcp in datagrams:
+                sealed = protect(data, rtcp)
+                port = rtcp_port if rtcp and rtcp_port is not None else rtp_port
+                if sealed is not None and port is not None:
+                    port.send(sealed, addr)
+            return
         for data, addr, rtcp in crypto.protect(datagrams):
             port = rtcp_port if rtcp and rtcp_port is not None else rtp_port
             if port is not None:

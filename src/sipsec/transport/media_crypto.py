@@ -78,6 +78,19 @@ class MediaCrypto:
                 self.counters.protect_failed += 1
         return out
 
+    def protect_one(self, data: bytes, rtcp: bool) -> bytes | None:
+        """:meth:`protect` for one datagram: the protected datagram, or None
+        when it may not be sent (counted).  A session sends through this
+        (one packet a tick, no list) unless a subclass overrides ``protect``."""
+        context = self._send
+        if context is None:
+            return data
+        try:
+            return context.protect_rtcp(data) if rtcp else context.protect(data)
+        except SrtpError:
+            self.counters.protect_failed += 1
+        return None
+
     def unprotect(self, data: bytes, rtcp: bool) -> bytes | None:
         """The plain packet, or None when it was refused (and counted)."""
         context = self._receive
