@@ -16,6 +16,9 @@ it (a loop or spiral goes to the full path), in the plain shape
 :mod:`.relay_scan` reads. It is stateful (§16.2): real server and client
 transactions (:mod:`.relay_flow`), Record-Route and Via as the full path
 writes them, one :class:`~sipsec.proxy.TransactionLogged` per transaction.
+Responses from downstream are :mod:`.relay_reply`'s; the request as
+forwarded is one list and one join per header-name sequence's plan
+(:func:`~.relay_splice.forward`).
 
 Ownership is never shared. The relay's Vias carry the branch prefix
 ``z9hG4bKr.`` (the full path's branches are ``z9hG4bK`` + hex), so a
@@ -41,20 +44,20 @@ from sipsec.sip import Request, SipParseError, make_response, parse_message
 from . import relay_scan as rs
 from . import relay_splice as sp
 from .core import ProxyCore
-from .relay_flow import RelayFlow, cancel_record, echoes, stamped_request, upstream_of
+from .relay_flow import cancel_record, stamped_request, upstream_of
+from .relay_reply import PREFIX, ReplyPath
 from .relay_route import RelayRoutes
 from .relay_shapes import remember
 from .relay_txn import Address, RelayTxn
 
 __all__ = ["PREFIX", "FastRelay"]
 
-PREFIX = b"z9hG4bKr."
 _DIALOG = frozenset({b"INVITE", b"SUBSCRIBE", b"REFER", b"NOTIFY"})
 _NOT_RELAYED = frozenset({b"REGISTER", b"CANCEL", b"ACK"})
 _MTU = 1300  # §18.1.1: above this a request moves to TCP, which is the full path's job
 
 
-class FastRelay(RelayFlow):
+class FastRelay(ReplyPath):
     """The relay in front of ``core`` (see the module docstring). Sans-IO:
     :meth:`receive`, :meth:`datagrams_to_send`, :meth:`get_timer`, :meth:`handle_timer`."""
 
@@ -73,6 +76,7 @@ class FastRelay(RelayFlow):
         udp = config.local.get("udp")
         self._udp = udp
         self._via = b"Via: SIP/2.0/UDP %s:%d;branch=" % (udp[0].encode(), udp[1]) if udp else b""
+        self._via_head = self._via[5:]
         self._rr = b"Record-Route: <sip:%s:%d;lr>" % (udp[0].encode(), udp[1]) if udp else b""
 
     def __repr__(self) -> str:
@@ -147,21 +151,30 @@ class FastRelay(RelayFlow):
         uri, peer, popped = found
         method = s.method
         assert method is not None and s.max_forwards is not None
-        lines, keys = sp.stamped_lines(s, sp.stamp(via, source[0], source[1]))
+        stamped = sp.stamp(via, source[0], source[1])
+        lines, keys = sp.stamped_lines(s, stamped)
         branch = self._stem + b"%x" % next(self._branches)
         record = self.config.record_route and method in _DIALOG and s.to_tag is None
-        out_lines = sp.forwarded(
+        start = s.start if uri is s.uri else method + b" " + uri + b" SIP/2.0"
+        out, plan = sp.forward_scan(
+            s,
             lines,
             keys,
+            start,
             via=self._via + branch + b";rport",
             max_forwards=b"Max-Forwards: %d" % (s.max_forwards - 1),
             pop_routes=popped,
             record_route=self._rr if record else None,
         )
-        start = s.start if uri is s.uri else method + b" " + uri + b" SIP/2.0"
-        out = sp.join(start, out_lines, s.body)
         if len(out) > _MTU:
             return False
+        invite = method == b"INVITE"
+        t1 = self.timers.t1
+        # Timer A or E, Timer B or F, and for an INVITE §16.6 step 11's Timer C,
+        # all running from the start (what three arm() calls on a fresh one do)
+        timers = {"retx": now + t1, "timeout": now + 64 * t1}
+        if invite:
+            timers["c"] = now + self.config.timer_c
         txn = RelayTxn(
             (via.branch, via.sent_by, method),
             method.decode(),
@@ -169,32 +182,24 @@ class FastRelay(RelayFlow):
             (s.start, lines, s.body),  # joined only if a stand-in final needs it
             now,
         )
+        vals, parties = s.vals, s.parties
         txn.source = self._sources.get(source) or self._source(source)
-        vals = s.vals
-        txn.from_, txn.to = s.parties[0].decode(), s.parties[1].decode()
+        txn.from_, txn.to = parties[0].decode(), parties[1].decode()
         txn.echo = (vals[b"from"], vals[b"to"], vals[b"call-id"])
-        txn.branch, txn.out, txn.peer = branch, out, peer
+        txn.branch, txn.out, txn.peer, txn.interval, txn.timers = branch, out, peer, t1, timers
+        txn.below = s.lines[s.via_lines[0]] if stamped is None else stamped
         self.servers[txn.key] = txn
         self.clients[branch] = txn
         stats = self.core.stats
         stats["requests"] += 1
         stats["branches"] += 1
         self.stats["relay_requests"] += 1
-        t1 = self.timers.t1
-        if txn.invite:
-            trying = sp.trying(lines, keys)
+        if invite:
+            trying = sp.trying(lines, keys) if plan is None else sp.trying_of(lines, plan)
             txn.last = trying  # §16.2 / §17.2.1: 100 Trying at once
             self.out.append((trying, txn.upstream))
         self.out.append((out, peer))
-        txn.interval = t1
-        # Timer A or E, Timer B or F, and for an INVITE §16.6 step 11's Timer C;
-        # queued at once (what three arm() calls on a fresh transaction do)
-        timers = txn.timers
-        timers["retx"] = now + t1
-        timers["timeout"] = now + 64 * t1
-        if txn.invite:
-            timers["c"] = now + self.config.timer_c
-        self.queue.reschedule(txn)
+        self.queue.push(txn, min(timers.values()))
         return True
 
     def _source(self, source: Address) -> str:
@@ -291,79 +296,21 @@ class FastRelay(RelayFlow):
         # The same ACK always gets the same branch (a stateless hop, §16.11).
         digest = self._ack_mac.copy()
         digest.update(via.branch + b"|" + via.sent_by)
-        out_lines = sp.forwarded(
+        start = s.start if uri is s.uri else b"ACK " + uri + b" SIP/2.0"
+        out, _ = sp.forward_scan(
+            s,
             lines,
             keys,
+            start,
             via=self._via + PREFIX + digest.hexdigest().encode() + b".ack;rport",
             max_forwards=b"Max-Forwards: %d" % (s.max_forwards - 1),
             pop_routes=popped,
         )
-        start = s.start if uri is s.uri else b"ACK " + uri + b" SIP/2.0"
-        out = sp.join(start, out_lines, s.body)
         if len(out) > _MTU:
             return False
         self.out.append((out, peer))
         self.core.stats["acks_forwarded"] += 1
         self.stats["relay_acks"] += 1
-        return True
-
-    # -- responses ------------------------------------------------------------------------------
-    def _response(self, data: bytes, now: float) -> bool:
-        if PREFIX not in data:
-            return False  # not ours: no need to look closer
-        r = rs.scan_response(data)
-        if r is not None:
-            status, clean, _, lines, via_lines, vals, cseq_method, _ = r
-            top = vals[b"via"]
-            if b"," in top:
-                return self._parsed_response(data, now)
-            at = top.find(b";branch=")
-            if at < 0:
-                return False
-            branch = top[at + 8 :].partition(b";")[0]
-            if not branch.startswith(PREFIX):
-                return False
-            txn = self.clients.get(branch)
-            if txn is None:
-                return False
-            if cseq_method == b"CANCEL":  # the answer to our CANCEL: absorbed
-                self.on_response(txn, status, b"CANCEL", fwd=b"", raw=data, now=now)
-                return True
-            if len(via_lines) > 1 and clean and echoes(vals, txn):
-                fwd = b""  # a 100 goes no further (§16.7 step 5)
-                if status != 100:
-                    fwd = sp.without_first(data, lines[via_lines[0]])
-                self.on_response(txn, status, cseq_method, fwd=fwd, raw=data, now=now)
-                self.stats["relay_responses"] += 1
-                return True
-        return self._parsed_response(data, now)
-
-    def _parsed_response(self, data: bytes, now: float) -> bool:
-        """A response of ours in a shape the scanner does not splice: the
-        full path's own steps on the parsed message (§16.7 step 3)."""
-        try:
-            response = parse_message(data)
-            if isinstance(response, Request):
-                return False
-            via, cseq = response.top_via, response.cseq
-        except SipParseError:
-            return False
-        branch = via.branch.encode() if via is not None and via.branch else b""
-        txn = self.clients.get(branch) if branch.startswith(PREFIX) else None
-        if txn is None or cseq is None or "To" not in response.headers:
-            return False
-        if cseq.method == "CANCEL":
-            self.on_response(txn, response.status, b"CANCEL", fwd=b"", raw=data, now=now)
-            return True
-        response.headers.pop_first("Via")
-        try:
-            if not response.vias:
-                return False
-        except SipParseError:
-            return False
-        self.on_response(
-            txn, response.status, cseq.method.encode(), fwd=bytes(response), raw=data, now=now
-        )
         return True
 
 

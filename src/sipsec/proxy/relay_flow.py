@@ -30,6 +30,8 @@ from .relay_txn import Address, CancelState, ClientState, RelayTxn, ServerState,
 __all__ = ["RelayFlow", "cancel_record", "echoes", "stamped_request", "upstream_of"]
 
 S, C = ServerState, ClientState
+# the states on the per-response path, as plain globals (one lookup, not two)
+_CALLING, _PROCEEDING, _S_PROCEEDING = C.CALLING, C.PROCEEDING, S.PROCEEDING
 _MAX_FIELD = 120  # as log.py clips a party
 
 
@@ -65,9 +67,9 @@ class RelayFlow:
             return
         state = txn.c_state
         if status < 200:
-            if not txn.client_pending:
+            if state > _PROCEEDING:  # not client_pending
                 return
-            if state == C.CALLING:
+            if state == _CALLING:
                 txn.c_state = C.PROCEEDING
                 if txn.invite:  # Figure 5: A and B stop in Proceeding
                     txn.timers.pop("retx", None)
@@ -76,8 +78,9 @@ class RelayFlow:
                     self._send_cancel(txn, now)  # §9.1: a 1xx came, now it may go
             if txn.invite and not txn.cancelled:
                 txn.timers["c"] = now + self.core.config.timer_c  # §16.7 step 2: reset
-            if status != 100 and txn.final is None:
-                self._upstream(txn, fwd, now)
+            if status != 100 and txn.final is None and txn.s_state == _S_PROCEEDING:
+                txn.last = fwd  # _upstream, inline
+                self.out.append((fwd, txn.upstream))
             return
         if txn.invite and 200 <= status < 300:
             if state in (C.COMPLETED, C.DONE):
@@ -202,6 +205,14 @@ class RelayFlow:
             queue.reschedule(txn)
 
     def _fire(self, txn: RelayTxn, name: str, now: float) -> None:
+        # the two every transaction ends with come first
+        if name == "s_end":  # H, I, J or L
+            txn.s_state = S.DONE
+            txn.timers.pop("g", None)
+            return
+        if name == "c_end":  # D, K or M
+            txn.c_state = C.DONE
+            return
         t2 = self.timers.t2
         if name == "retx":  # A (§17.1.1.2) or E (§17.1.2.2)
             if (txn.invite and txn.c_state != C.CALLING) or not txn.client_pending:
@@ -244,11 +255,6 @@ class RelayFlow:
                 self.out.append((txn.last, txn.upstream))
                 txn.g_interval = min(2 * txn.g_interval, t2)
                 self.queue.arm(txn, "g", now + txn.g_interval)
-        elif name == "s_end":  # H, I, J or L
-            txn.s_state = S.DONE
-            txn.timers.pop("g", None)
-        elif name == "c_end":  # D, K or M
-            txn.c_state = C.DONE
         elif name == "x_end":
             txn.cancel_reply = None
 

@@ -69,8 +69,12 @@ class RelayRoutes:
             if not bys or any(b in self._ours for b in bys):
                 return None
         # keyed by the Route lines as written: each line is one value
-        lines = s.lines
-        key = (s.uri, *[lines[i] for i in s.routes])
+        routes = s.routes
+        if routes:
+            lines = s.lines
+            key: tuple[bytes, ...] = (s.uri, *[lines[i] for i in routes])
+        else:
+            key = (s.uri,)
         if key in self._decided:
             decision = self._decided[key]
         else:

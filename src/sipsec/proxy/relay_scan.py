@@ -14,7 +14,8 @@ Speed without a second set of rules: a header-name sequence seen a few
 times is read by one :mod:`.relay_template` match that splits exactly as
 :func:`generic_split` does, and each value check is a
 :mod:`.relay_shapes` memo in front of its regex. What is written from a
-scan is :mod:`.relay_splice`'s.
+scan is :mod:`.relay_splice`'s. A response the relay forwards is read by
+:func:`.relay_reply.reply_fields` straight from its template's match.
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ __all__ = [
     "accepted_uri",
     "clean_reason",
     "is_token",
+    "lower_vias_ok",
     "name_addr_uri",
     "parse_top_via",
     "scan",
     "scan_response",
     "sent_bys",
     "uri_host_port",
+    "via_values_ok",
 ]
 
 # Compact forms (§7.3.3; RFC 3265, 3515, 3841, 4028, 4474) → the full name.
@@ -143,18 +146,20 @@ def _shape(names: tuple[bytes, ...]) -> _Shape:
 
 
 _TEMPLATES: Templates[_Shape] = Templates()
+_FIND = _TEMPLATES.find
 
 
 _Split = tuple[_Shape, list[bytes], dict[bytes, bytes]]
 
 
-def _split(head: bytes) -> _Split | None:
+def _split(head: bytes, at: int) -> _Split | None:
     """The shape, header lines and wanted values of ``head`` the generic way,
-    and one more sighting of its names towards a template."""
+    and one more sighting of its names (after a start line ending at ``at``)
+    towards a template."""
     split = generic_split(head)
     if split is not None:
         names = tuple(_NAMES.findall(head))
-        _TEMPLATES.seen(names, split[0][4], split[0])
+        _TEMPLATES.seen(names, split[0][4], split[0], head[: min(at, 4)])
     return split
 
 
@@ -184,6 +189,7 @@ def generic_split(head: bytes) -> _Split | None:
 
 
 _STARTS, _CSEQS, _PARTIES = sh.STARTS.get, sh.CSEQS.get, sh.PARTIES.get
+_CALL_IDS = sh.CALL_IDS.get
 
 
 # What scan and scan_response share: (start line, its verdict, shape, header
@@ -218,10 +224,18 @@ def _read(data: bytes) -> _Read | None:
     first = _STARTS(start) or sh.start_line(start)
     if first is None:
         return None
-    split = _TEMPLATES.match(head, at) or _split(head)
-    if split is None:
-        return None
-    shape, lines, vals = split
+    hit = _FIND(head, at)
+    if hit is not None:  # what Templates.match returns, without the call
+        template, m = hit
+        shape = template.shape
+        # a line per CRLF and no other CR or LF: the split is the template's lines
+        lines = head[at + 2 :].split(b"\r\n")
+        vals = dict(zip(template.keys, m.groups()))  # noqa: B905 - a group per key
+    else:
+        split = _split(head, at)
+        if split is None:
+            return None
+        shape, lines, vals = split
     cseq = _CSEQS(vals[b"cseq"]) or sh.cseq(vals[b"cseq"])
     length = vals[b"content-length"]
     if cseq is None or not (length.isdigit() and len(length) <= 10) or int(length) != len(body):
@@ -256,7 +270,10 @@ def scan(data: bytes, *, response_of: bool = False) -> Scan | None:
     if not response_of:
         to = _PARTIES(vals[b"to"]) or sh.party(vals[b"to"])
         from_ = _PARTIES(vals[b"from"]) or sh.party(vals[b"from"])
-        if to is None or from_ is None or len(to[1]) > 1 or not sh.call_id_ok(vals[b"call-id"]):
+        if to is None or from_ is None or len(to[1]) > 1:
+            return None
+        call_id = vals[b"call-id"]
+        if not (_CALL_IDS(call_id) or sh.call_id_ok(call_id)):
             return None
         to_tag = to[1][0] if to[1] else None
         parties = (from_[0], to[0])
@@ -284,6 +301,21 @@ def scan_response(data: bytes) -> Reply | None:
         return None
     start, first, shape, lines, vals, cseq, body, _ = read
     return first[2], first[3], start, lines, shape[2], vals, cseq[1], body
+
+
+def lower_vias_ok(lines: list[bytes], via_lines: list[int]) -> bool:
+    """Every Via value below the top one in the plain shape :func:`sent_bys`
+    accepts (what the parser reads when the proxy pops its own, §16.7 step 3)."""
+    for i in via_lines[1:]:
+        line = lines[i]
+        if not via_values_ok(line[line.index(b":") + 1 :].strip(b" \t")):
+            return False
+    return True
+
+
+def via_values_ok(value: bytes) -> bool:
+    """Each comma-separated value of one Via line in the plain shape."""
+    return all(_ANY_VIA.fullmatch(item) is not None for item in value.split(b","))
 
 
 def sent_bys(s: Scan, top: ViaTop | None = None) -> list[bytes]:

@@ -21,6 +21,7 @@ import re
 from typing import TypeVar
 
 __all__ = [
+    "CALL_IDS",
     "CSEQS",
     "PARTIES",
     "STARTS",
@@ -142,11 +143,25 @@ def party(value: bytes) -> tuple[bytes, list[bytes]] | None:
     entry per dialog."""
     if value in PARTIES:
         return PARTIES[value]
+    # A dialog's From (and To, once tagged) recur in its INVITE, ACK and BYE:
+    # the few most recent tagged values are kept apart, in a small memo.
+    found = _TAGGED.get(value)
+    if found is not None:
+        return found
     base, sep, tag = value.rpartition(b";tag=")
     if sep and tag and not tag.translate(None, TOKEN_CHARS):
         found = PARTIES[base] if base in PARTIES else _party(base)
-        return None if found is None else (found[0], [*found[1], tag])
+        if found is None:
+            return None
+        found = (found[0], [*found[1], tag])
+        if len(value) <= _LONGEST:
+            remember(_TAGGED, value, found, _TAGGED_KEPT)
+        return found
     return _party(value)
+
+
+_TAGGED: dict[bytes, tuple[bytes, list[bytes]]] = {}  # tagged values accepted, most recent
+_TAGGED_KEPT = 1024
 
 
 def _party(value: bytes) -> tuple[bytes, list[bytes]] | None:
@@ -154,13 +169,13 @@ def _party(value: bytes) -> tuple[bytes, list[bytes]] | None:
     return _keep(PARTIES, value, None if m is None else (m.group(1), _TAG.findall(value)))
 
 
-_CALL_IDS: dict[bytes, bool] = {}
+CALL_IDS: dict[bytes, bool] = {}
 
 
 def call_id_ok(value: bytes) -> bool:
-    if value in _CALL_IDS:
-        return _CALL_IDS[value]
-    return _keep(_CALL_IDS, value, _CALL_ID.fullmatch(value) is not None)
+    if value in CALL_IDS:
+        return CALL_IDS[value]
+    return _keep(CALL_IDS, value, _CALL_ID.fullmatch(value) is not None)
 
 
 _CONTENT_TYPES: dict[bytes, bool] = {}

@@ -13,12 +13,27 @@ counterpart.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
+from operator import itemgetter
 
 from .relay_scan import Scan, ViaTop
 from .relay_shapes import remember
 from .relay_via import STAND_IN
 
-__all__ = ["forwarded", "join", "stamp", "stamp_line", "stamped_lines", "trying", "without_first"]
+__all__ = [
+    "Plan",
+    "forward",
+    "forward_scan",
+    "forwarded",
+    "join",
+    "plan",
+    "stamp",
+    "stamp_line",
+    "stamped_lines",
+    "trying",
+    "trying_of",
+    "without_first",
+]
 
 _COPIED = frozenset({b"via", b"from", b"to", b"call-id", b"cseq"})
 
@@ -160,3 +175,105 @@ def without_first(data: bytes, line: bytes) -> bytes:
 
 def join(start: bytes, lines: list[bytes], body: bytes) -> bytes:
     return start + b"\r\n" + b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+# What forward() and trying_of() need of one list of header keys, worked out
+# once per list: the keys themselves (held, so the id stays theirs), the
+# Max-Forwards line (-1: none), the first Via line, the Route lines, and a
+# getter of the lines a 100 Trying copies.
+Plan = tuple[list[bytes], int, int, tuple[int, ...], Callable[[list[bytes]], tuple[bytes, ...]]]
+_PLANS: dict[int, Plan] = {}
+_PLANS_KEPT = 1024
+
+
+def plan(keys: list[bytes]) -> Plan:
+    """The plan of ``keys`` — a scanner's shared list (one per header-name
+    sequence), so this is a dict lookup after its first message."""
+    found = _PLANS.get(id(keys))
+    if found is not None and found[0] is keys:
+        return found
+    copied = [i for i, key in enumerate(keys) if key in _COPIED or key == b"timestamp"]
+    made: Plan = (
+        keys,
+        keys.index(b"max-forwards") if b"max-forwards" in keys else -1,
+        keys.index(b"via"),
+        tuple(i for i, key in enumerate(keys) if key == b"route"),
+        # two at least (Via, CSeq: the scanner requires them), so always a tuple
+        itemgetter(*copied) if len(copied) > 1 else lambda lines: (lines[copied[0]],),
+    )
+    return remember(_PLANS, id(keys), made, _PLANS_KEPT)
+
+
+def forward(
+    start: bytes,
+    lines: list[bytes],
+    the_plan: Plan,
+    body: bytes,
+    *,
+    via: bytes,
+    max_forwards: bytes,
+    pop_routes: int = 0,
+    record_route: bytes | None = None,
+) -> bytes:
+    """:func:`join` of ``start``, :func:`forwarded` of ``lines`` (whose keys
+    ``the_plan`` was made from) and ``body``, with one list and one join."""
+    _, mf, at, routes, _ = the_plan
+    out = lines.copy()
+    if mf >= 0:
+        out[mf] = max_forwards
+    if pop_routes:
+        popped = routes[:pop_routes]
+        for i in reversed(popped):
+            del out[i]
+        at -= sum(1 for i in popped if i < at)
+    out.insert(at, via)
+    if record_route is not None:
+        out.insert(0, record_route)
+    out.insert(0, start)
+    out.append(b"")  # the empty line, then the body
+    out.append(body)
+    return b"\r\n".join(out)
+
+
+def trying_of(lines: list[bytes], the_plan: Plan) -> bytes:
+    """:func:`trying` of ``lines`` whose keys ``the_plan`` was made from."""
+    return b"\r\n".join((b"SIP/2.0 100 Trying", *the_plan[4](lines), b"Content-Length: 0\r\n\r\n"))
+
+
+def forward_scan(
+    s: Scan,
+    lines: list[bytes],
+    keys: list[bytes],
+    start: bytes,
+    *,
+    via: bytes,
+    max_forwards: bytes,
+    pop_routes: int = 0,
+    record_route: bytes | None = None,
+) -> tuple[bytes, Plan | None]:
+    """The forwarded request from the (stamped) ``lines`` and ``keys`` of
+    ``s`` and its new start line; and the plan of the keys when they are the
+    scan's own (shared, one plan per header-name sequence) — else None and
+    the general :func:`forwarded` + :func:`join`."""
+    if keys is s.keys:
+        the_plan = plan(keys)
+        out = forward(
+            start,
+            lines,
+            the_plan,
+            s.body,
+            via=via,
+            max_forwards=max_forwards,
+            pop_routes=pop_routes,
+            record_route=record_route,
+        )
+        return out, the_plan
+    out_lines = forwarded(
+        lines,
+        keys,
+        via=via,
+        max_forwards=max_forwards,
+        pop_routes=pop_routes,
+        record_route=record_route,
+    )
+    return join(start, out_lines, s.body), None

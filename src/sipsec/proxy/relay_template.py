@@ -7,12 +7,12 @@ and when the same sequence of names has been seen a few times it asks this
 module for a :class:`Template`: one compiled pattern for exactly that
 sequence, a line per name (the name as written, a colon, anything but CR;
 the block is looked up by its number of LFs, so no bare LF either), the
-values the scanner reads captured already stripped of spaces and tabs
-(``[ \\t]*+`` around a group that ends on a non-blank). A block the
-template matches is one the generic path splits into the same lines,
-names and values — so a match can stand in for it, and a miss simply falls
-back to it. Each line is an atomic group with possessive blanks, so a
-match or a miss is linear in the block's length whatever the bytes.
+values the scanner reads captured without their leading spaces and tabs
+(a value that ends in one is left to the generic path, which strips it). A
+block the template matches is one the generic path splits into the same
+lines, names and values — so a match can stand in for it, and a miss
+simply falls back to it. Every repeat is possessive, so a match or a miss
+is linear in the block's length whatever the bytes.
 
 Bounded: templates are made only for shapes seen ``_SEEN_BEFORE_COMPILE``
 times and at most ``_MOST`` ever, so a flood of invented header names costs
@@ -41,7 +41,7 @@ class Template(Generic[S]):
     """One header-name sequence: its pattern, the shape the generic path
     computed for it, and the key of each value group."""
 
-    __slots__ = ("hits", "keys", "regex", "shape")
+    __slots__ = ("hits", "keys", "names", "plan", "regex", "shape")
 
     def __init__(self, names: Sequence[bytes], wanted: Sequence[tuple[bytes, int]], shape: S):
         at = {line: key for key, line in wanted}
@@ -52,14 +52,24 @@ class Template(Generic[S]):
             # split at its CRLFs once it matched (fewer groups, a faster match).
             if i in at:
                 keys.append(at[i])
-                value = rb"[ \t]*+((?:[^\r]*[^ \t\r])?)[ \t]*+"
+                # Stripped of blanks: the leading ones here, and a value that
+                # ends in one is not this template's (the generic path strips
+                # it) — a capture with no backtracking, a third of the
+                # instructions of one that strips the end as well.
+                value = rb"[ \t]*+([^\r]*+)(?<![ \t])"
             else:
                 value = rb"[^\r]*+"
-            parts.append(rb"(?>\r\n" + re.escape(name) + b":" + value + b")")
+            # every repeat possessive: no backtracking, a match or a miss is
+            # linear in the block whatever the bytes
+            parts.append(rb"\r\n" + re.escape(name) + b":" + value)
         self.regex = re.compile(b"".join(parts))
+        self.names = tuple(names)
         self.shape = shape
         self.keys = keys  # the key of each group, in order
         self.hits = 0  # matches so far: the most matched is tried first
+        # the group number of each value a caller reads, worked out by the
+        # caller on its first hit (relay_scan.reply_fields)
+        self.plan: tuple[int, ...] | None = None
 
 
 class Templates(Generic[S]):
@@ -68,46 +78,78 @@ class Templates(Generic[S]):
     name and its colon)."""
 
     def __init__(self) -> None:
-        # by (number of lines, the first two bytes of the first line)
-        self._by_count: dict[tuple[int, bytes], list[Template[S]]] = {}
-        self._sightings: dict[tuple[bytes, ...], int] = {}
+        # by (number of lines, the first two bytes of the first line, the
+        # first four of the start line)
+        self._by_count: dict[tuple[int, bytes, bytes], list[Template[S]]] = {}
+        self._sightings: dict[tuple[tuple[bytes, ...], bytes], int] = {}
         self._made = 0
+        self._made_for: set[tuple[tuple[bytes, ...], bytes]] = set()  # at most _MOST
 
     def match(self, block: bytes, at: int = 0) -> tuple[S, list[bytes], dict[bytes, bytes]] | None:
         """(shape, header lines, the wanted values by key) of ``block[at:]`` —
         the header lines after the start line, each led by CRLF — or None
         (``at`` saves the scanner a copy of the block)."""
+        hit = self.find(block, at)
+        if hit is None:
+            return None
+        template, m = hit
+        # A line per CRLF and no other CR or LF (the key counted the LFs; a
+        # line is [^\r]), so the split is the template's lines.
+        lines = block[at + 2 :].split(b"\r\n")
+        return template.shape, lines, dict(zip(template.keys, m.groups()))  # noqa: B905
+
+    def find(self, block: bytes, at: int = 0) -> tuple[Template[S], re.Match[bytes]] | None:
+        """The template that matches ``block[at:]`` and its match, or None:
+        what :meth:`match` reads, left to the caller to take apart (the
+        relay's response path needs two lines of it, not all)."""
         # Looked up by the LFs: a template has a CRLF per line and no other CR,
-        # so it matches only a block whose every LF ends a line.
-        candidates = self._by_count.get((block.count(b"\n", at), block[at + 2 : at + 4]))
+        # so it matches only a block whose every LF ends a line. The start
+        # line's first bytes tell an INVITE from its ACK and BYE (the same
+        # names, often): each finds its own template first.
+        key = (block.count(b"\n", at), block[at + 2 : at + 4], block[:4] if at >= 4 else block[:at])
+        candidates = self._by_count.get(key)
         if candidates is None:
             return None
-        for i, template in enumerate(candidates):
+        template = candidates[0]
+        m = template.regex.fullmatch(block, at)
+        if m is not None:  # the common case: the first one (the most matched stays first)
+            template.hits += 1
+            return template, m
+        for i in range(1, len(candidates)):
+            template = candidates[i]
             m = template.regex.fullmatch(block, at)
             if m is not None:
-                # A UA's INVITE and its ACK and BYE share a key: the one matched
-                # more often goes first, so a call costs one miss, not two.
+                # Blocks that share a key: the one matched more often goes first.
                 template.hits = hits = template.hits + 1
                 while i and hits > candidates[i - 1].hits:
                     candidates[i - 1], candidates[i] = template, candidates[i - 1]
                     i -= 1
-                # A line per CRLF and no other CR or LF (the key counted the
-                # LFs; a line is [^\r]), so the split is the template's lines.
-                lines = block[at + 2 :].split(b"\r\n")
-                values = dict(zip(template.keys, m.groups()))  # noqa: B905 - a group per key
-                return template.shape, lines, values
+                return template, m
         return None
 
-    def seen(self, names: tuple[bytes, ...], wanted: Sequence[tuple[bytes, int]], shape: S) -> None:
-        """The generic path read a block of these names (a shape it accepts)."""
-        if self._made >= _MOST:
-            return
-        count = self._sightings.get(names, 0) + 1
+    def seen(
+        self,
+        names: tuple[bytes, ...],
+        wanted: Sequence[tuple[bytes, int]],
+        shape: S,
+        start: bytes = b"",
+    ) -> None:
+        """The generic path read a block of these names (a shape it accepts)
+        after a start line that begins with ``start`` (its first four bytes
+        are part of the template's key)."""
+        start = start[:4]
+        if self._made >= _MOST or (names, start) in self._made_for:
+            return  # a block its template left to the generic path (a blank-ended value)
+        count = self._sightings.get((names, start), 0) + 1
         if count < _SEEN_BEFORE_COMPILE:
-            remember(self._sightings, names, count, _SIGHTINGS_KEPT)
+            remember(self._sightings, (names, start), count, _SIGHTINGS_KEPT)
             return
-        self._sightings.pop(names, None)
+        self._sightings.pop((names, start), None)
         self._made += 1
-        candidates = self._by_count.setdefault((len(names), (names[0] + b":")[:2]), [])
+        self._made_for.add((names, start))
+        key = (len(names), (names[0] + b":")[:2], start)
+        candidates = self._by_count.setdefault(key, [])
         candidates.insert(0, Template(names, wanted, shape))
+        for evicted in candidates[_PER_COUNT:]:
+            self._made_for.discard((evicted.names, start))
         del candidates[_PER_COUNT:]

@@ -49,10 +49,10 @@ class RelayTxn:
     """One relayed request: the server side and its one branch."""
 
     __slots__ = (
-        "ack", "branch", "c_state", "cancel", "cancel_interval", "cancel_out", "cancel_reply",
-        "cancelled", "due", "echo", "final", "from_", "g_interval", "gone", "inbound", "interval",
-        "invite", "key", "last", "method", "out", "peer", "s_state", "source", "started",
-        "timers", "to", "upstream",
+        "ack", "below", "branch", "c_state", "cancel", "cancel_interval", "cancel_out",
+        "cancel_reply", "cancelled", "due", "echo", "final", "from_", "g_interval", "gone",
+        "inbound", "interval", "invite", "key", "last", "method", "out", "peer", "s_state",
+        "source", "started", "timers", "to", "to_seen", "upstream",
     )  # fmt: skip
 
     def __init__(
@@ -74,6 +74,8 @@ class RelayTxn:
         self.source = ""
         self.from_ = self.to = "-"
         self.echo: tuple[bytes, bytes, bytes] = (b"", b"", b"")  # From, To, Call-ID as sent
+        # the To of a response that echoed them (its tag checked); CR: no value is that
+        self.to_seen = b"\r"
         self.s_state = ServerState.PROCEEDING
         self.last: bytes | None = None  # what a retransmitted request gets again
         self.final: int | None = None
@@ -81,6 +83,7 @@ class RelayTxn:
         self.c_state = ClientState.CALLING
         self.branch = b""
         self.out = b""  # the request as forwarded
+        self.below = b""  # its Via line below ours, as forwarded (a response copies it)
         self.peer: Address = ("", 0)
         self.interval = 0.0
         self.ack: bytes | None = None  # our ACK for a non-2xx (§17.1.1.3)
@@ -123,6 +126,11 @@ class TimerQueue:
         if txn.due is None or deadline < txn.due:
             txn.due = deadline
             heapq.heappush(self._heap, (deadline, next(self._seq), txn))
+
+    def push(self, txn: RelayTxn, earliest: float) -> None:
+        """Queue a fresh transaction whose earliest timer is ``earliest``."""
+        txn.due = earliest
+        heapq.heappush(self._heap, (earliest, next(self._seq), txn))
 
     def reschedule(self, txn: RelayTxn) -> None:
         """After timers fired or stopped: make sure the earliest one is queued."""

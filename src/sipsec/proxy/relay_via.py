@@ -69,6 +69,8 @@ class ViaTop:
 
 
 STAND_IN = b"z9hG4bK0"  # a branch in the accepted shape
+_NEW = ViaTop.__new__
+_UNSEEN = ViaTop(b"", None, [(b"branch", STAND_IN)], STAND_IN, False)  # not in the memo
 _SKELETONS: dict[bytes, ViaTop | None] = {}
 
 
@@ -86,9 +88,8 @@ def parse_top_via(value: bytes) -> ViaTop | None:
         return None  # no branch parameter (RFC 2543 or worse): the full path's
     branch, semi, rest = post.partition(b";")
     skeleton = pre + sep + STAND_IN + semi + rest
-    if skeleton in _SKELETONS:
-        proto = _SKELETONS[skeleton]
-    else:
+    proto = _SKELETONS.get(skeleton, _UNSEEN)
+    if proto is _UNSEEN:
         proto = _parse_top_via(skeleton)
         if proto is not None:
             proto.skeleton = skeleton
@@ -98,7 +99,15 @@ def parse_top_via(value: bytes) -> ViaTop | None:
         return None
     if branch.translate(None, TOKEN_CHARS):
         return None  # a byte no parameter value may hold
-    return proto.with_branch(branch)
+    # proto.with_branch(branch), inline (one per request)
+    via = _NEW(ViaTop)
+    via.host, via.port, via.rport = proto.host, proto.port, proto.rport
+    via.sent_by, via.written, via.branch = proto.sent_by, proto.written, branch
+    via.skeleton = skeleton
+    via.branch_at = at = proto.branch_at
+    via.params = params = proto.params.copy()
+    params[at] = (b"branch", branch)
+    return via
 
 
 def _parse_top_via(value: bytes) -> ViaTop | None:
