@@ -25,7 +25,8 @@ from .core import ProxyCore
 from .forking import choose_best
 from .log import TransactionLogged
 from .relay_shapes import TOKEN_CHARS
-from .relay_txn import Address, CancelState, ClientState, RelayTxn, ServerState, TimerQueue
+from .relay_timers import TimerQueue
+from .relay_txn import Address, CancelState, ClientState, RelayTxn, ServerState
 
 __all__ = ["RelayFlow", "cancel_record", "echoes", "stamped_request", "upstream_of"]
 

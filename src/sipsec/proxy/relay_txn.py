@@ -1,19 +1,14 @@
-"""The fast relay's transaction record and its one timer queue (RFC 3261 §17, RFC 6026).
+"""The fast relay's transaction record (RFC 3261 §17, RFC 6026).
 
 A :class:`RelayTxn` is one server transaction and the single client
 transaction the relay forwarded it on (§16.6 with one target): both state
 machines of figures 5–8, the bytes each side retransmits, and the named
-timers that are running. :class:`TimerQueue` keeps every transaction's
-earliest deadline in one heap with lazy deletion, so the driver needs one
-``call_at`` for all of them and :meth:`TimerQueue.next` stays cheap.
+timers that are running; :mod:`.relay_timers` queues them.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
-
-__all__ = ["Address", "ClientState", "RelayTxn", "ServerState", "TimerQueue"]
+__all__ = ["Address", "ClientState", "RelayTxn", "ServerState"]
 
 Address = tuple[str, int]
 
@@ -112,53 +107,3 @@ class RelayTxn:
 
     def __repr__(self) -> str:
         return f"RelayTxn({self.method} {self.branch.decode()} s={self.s_state} c={self.c_state})"
-
-
-class TimerQueue:
-    """Every transaction's earliest deadline in one heap (lazy deletion)."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, RelayTxn]] = []
-        self._seq = itertools.count()
-
-    def arm(self, txn: RelayTxn, name: str, deadline: float) -> None:
-        txn.timers[name] = deadline
-        if txn.due is None or deadline < txn.due:
-            txn.due = deadline
-            heapq.heappush(self._heap, (deadline, next(self._seq), txn))
-
-    def push(self, txn: RelayTxn, earliest: float) -> None:
-        """Queue a fresh transaction whose earliest timer is ``earliest``."""
-        txn.due = earliest
-        heapq.heappush(self._heap, (earliest, next(self._seq), txn))
-
-    def reschedule(self, txn: RelayTxn) -> None:
-        """After timers fired or stopped: make sure the earliest one is queued."""
-        if txn.gone or not txn.timers:
-            return
-        earliest = min(txn.timers.values())
-        if txn.due is None or earliest < txn.due:
-            txn.due = earliest
-            heapq.heappush(self._heap, (earliest, next(self._seq), txn))
-
-    def next(self) -> float | None:
-        heap = self._heap
-        while heap:
-            deadline, _, txn = heap[0]
-            if txn.due == deadline and not txn.gone:
-                return deadline
-            heapq.heappop(heap)
-        return None
-
-    def pop_due(self, now: float) -> RelayTxn | None:
-        """A transaction with a timer due at ``now`` (its ``due`` cleared), or None."""
-        heap = self._heap
-        while heap and heap[0][0] <= now:
-            deadline, _, txn = heapq.heappop(heap)
-            if txn.due == deadline and not txn.gone:
-                txn.due = None
-                return txn
-        return None
-
-    def __len__(self) -> int:
-        return len(self._heap)
