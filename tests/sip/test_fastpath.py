@@ -360,3 +360,93 @@ def test_folded_messages_same_objects(data: bytes, datagram: bool) -> None:
 def test_folded_messages_took_both_paths() -> None:
     print(FOLDED_TRIED)
     assert FOLDED_TRIED[True] > 50 and FOLDED_TRIED[False] > 50, FOLDED_TRIED
+
+
+# Numbers: the fast path looks the usual ones up (fastvalues.NUMBERS) and
+# takes int() for the rest; either way, the full parser's values. Around the
+# table's edges, leading zeros, and beyond each field's limit.
+NUMBERED = (
+    "OPTIONS sip:a@b.example SIP/2.0\r\nVia: SIP/2.0/UDP h{via};branch=z9hG4bKx\r\n"
+    "From: <sip:a@h{from_}>;tag=1\r\nTo: <sip:b@h>\r\nContact: <sip:c@h{contact}>\r\n"
+    "Call-ID: c\r\nCSeq: {cseq} OPTIONS\r\nContent-Length: {length}\r\n\r\n"
+)
+NUMBER_TEXT = st.one_of(
+    st.integers(0, 70000).map(str),
+    st.integers(0, 6000).map("0{}".format),
+    st.sampled_from(["0", "00", "4095", "4096", "5060", "5061", "65535", "65536", "65537"]),
+    st.sampled_from(["4294967295", "4294967296", "99999999999", "1" * 11]),
+)
+NUMBER_SEEN = {"compared": 0, "refused": 0}
+
+
+@settings(max_examples=500 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(NUMBER_TEXT, st.sampled_from(["via", "from_", "contact", "cseq", "length"]), st.booleans())
+def test_numbers_in_and_out_of_the_table(text: str, where: str, datagram: bool) -> None:
+    fields = {"via": "", "from_": "", "contact": "", "cseq": "7", "length": "2"}
+    fields[where] = text if where in ("cseq", "length") else f":{text}"
+    size = int(text) if where == "length" and int(text) <= 5000 else 2
+    data = NUMBERED.format(**fields).encode() + b"x" * size
+    outcome = compare(data, datagram)
+    NUMBER_SEEN["compared" if outcome == "compared" else "refused"] += 1
+    if outcome == "compared":
+        message = parse_message(data)
+        read = {
+            "via": lambda: message.top_via.port,  # type: ignore[union-attr]
+            "from_": lambda: message.from_.uri.port,  # type: ignore[union-attr]
+            "contact": lambda: message.contacts[0].uri.port,  # type: ignore[union-attr]
+            "cseq": lambda: message.cseq.seq,  # type: ignore[union-attr]
+            "length": lambda: len(message.body),
+        }
+        assert read[where]() == int(text)
+
+
+def test_numbers_took_both_paths() -> None:
+    print(NUMBER_SEEN)
+    assert NUMBER_SEEN["compared"] > 100 and NUMBER_SEEN["refused"] > 20, NUMBER_SEEN
+
+
+F1 = (VECTORS / "rfc3665" / "3.1-successful-session-establishment-F1.sip").read_bytes()
+F2 = (VECTORS / "rfc3665" / "3.1-successful-session-establishment-F2.sip").read_bytes()
+EAGER_NAMES = ["Via", "Max-Forwards", "From", "To", "Call-ID", "CSeq", "Contact"]
+
+
+@pytest.mark.parametrize("name", [*EAGER_NAMES, "Content-Length", "Content-Type"])
+@pytest.mark.parametrize(("before", "after"), [("  ", ""), ("\t", ""), ("", " "), ("", "\t")])
+def test_lws_around_a_value(name: str, before: str, after: str) -> None:
+    # The fast path strips an eager value only when its check refuses it
+    # (fastpath.py); either way the values are the full parser's.
+    head, _, body = F1.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    i = next(i for i, line in enumerate(lines) if line.startswith(name + ": "))
+    value = lines[i][len(name) + 2 :]
+    lines[i] = f"{name}:{before or ' '}{value}{after}"
+    data = "\r\n".join(lines).encode() + b"\r\n\r\n" + body
+    assert compare(data) == "compared"
+    assert parse_message(data).headers.get(name) == value
+
+
+@pytest.mark.parametrize("name", ["Via", "Contact"])
+@pytest.mark.parametrize("lws", [" ", "\t"])
+def test_lws_around_a_list_of_values(name: str, lws: str) -> None:
+    values = {
+        "Via": "SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b;branch=z9hG4bK2",
+        "Contact": "<sip:a@h.example>, <sip:b@h.example>",
+    }
+    plain = (MINIMAL.decode() % f"{name}: {values[name]}").encode()
+    assert compare(plain) == "compared"
+    for padded in (f"{name}: {lws}{values[name]}", f"{name}: {values[name]}{lws}"):
+        data = (MINIMAL.decode() % padded).encode()
+        assert compare(data) == "compared"
+
+
+@pytest.mark.parametrize("data", [F1, F2], ids=["request", "response"])
+@pytest.mark.parametrize("bare", ["\r", "\n"])
+def test_a_bare_cr_or_lf_anywhere_in_the_head(data: bytes, bare: str) -> None:
+    # No scan of the head looks for them (fastpath.py): every place a line
+    # is read refuses them, the start line, names and values alike.
+    end = data.index(b"\r\n\r\n")
+    assert compare(data) == "compared"
+    for i in range(end + 1):
+        mutated = data[:i] + bare.encode() + data[i:]
+        assert parse_common(mutated) is None, i
+        assert compare(mutated) == "both refuse", i

@@ -25,6 +25,7 @@ from sipsec.sip import (
     parse_via,
 )
 from sipsec.sip.fastvalues import (
+    NUMBERS,
     REQUEST_LINE,
     Unusual,
     contacts,
@@ -185,3 +186,10 @@ def test_generated_vias(text: str) -> None:
 def test_both_outcomes_were_seen() -> None:
     print(SEEN)
     assert SEEN["built"] > 300 and SEEN["refused"] > 30, SEEN
+
+
+def test_the_number_table_is_int_on_canonical_text() -> None:
+    # fastpath.py looks these up instead of calling int(): each key must be
+    # the number's own decimal text (no sign, no leading zero).
+    assert all(text == str(n) and text.isascii() for text, n in NUMBERS.items())
+    assert set(NUMBERS.values()) == {*range(4096), 5060, 5061}

@@ -19,18 +19,24 @@ messages. The value patterns and builders are in :mod:`.fastvalues`.
 Why a second path rather than a faster general one: in CPython the cost is
 the number of interpreted steps per header line, and the general code pays
 for its generality on every line. Here a line costs a ``partition`` at
-``": "`` (after which ``strip`` has nothing to cut), a table look-up and,
-for the eight eager headers, one small pattern whose groups become the
-objects directly (CSeq, Max-Forwards and Content-Length need no pattern).
-The lines are walked from the last one up, so that a continuation line
-(§7.3.1) is met before the line it continues: folds cost nothing until
-there is one, where finding them first costs every message a scan. The
-single From, To, Contact and Via values are built in the loop itself: a
-Python call per header is a tenth of what the header costs.
+``": "``, a table look-up and, for the eight eager headers, one small
+pattern whose groups become the objects directly (CSeq, Max-Forwards and
+Content-Length need no pattern; their usual numbers are looked up in
+:data:`.fastvalues.NUMBERS` rather than converted). An eager value is not
+stripped: its check refuses LWS around it, which is rare, and then that
+line is walked again with its value stripped. A bare CR or LF is refused
+where each line is read (the patterns exclude both; other values are
+checked), not by a scan of the whole head. The lines are walked from the last one up, so that a
+continuation line (§7.3.1) is met before the line it continues: folds cost
+nothing until there is one, where finding them first costs every message a
+scan. The single From, To, Contact and Via values are built in the loop
+itself: a Python call per header is a tenth of what the header costs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import chain
 from typing import Any
 
 from .errors import SipParseError
@@ -39,6 +45,7 @@ from .fastvalues import (
     MAX_CSEQ,
     MAX_FORWARDS,
     NAME_ADDR,
+    NUMBERS,
     REQUEST_LINE,
     TOKEN,
     TRANSPORTS,
@@ -81,6 +88,7 @@ _SPELLINGS: dict[str, tuple[str, int | None]] = {
     spelling: (key, _EAGER.get(key)) for spelling, key in _KEYS.items()
 }
 _new = object.__new__
+NUMBER = NUMBERS.get
 
 
 def _other(name: str) -> tuple[str, int | None]:
@@ -89,6 +97,39 @@ def _other(name: str) -> tuple[str, int | None]:
         raise Unusual
     key = _key(name)
     return key, _EAGER.get(key)
+
+
+def _odd(text: str) -> tuple[str, str, str, tuple[str, int | None]]:
+    """A line that is not "Name: value" with a name of the table: split at
+    its colon ("Name:value"), the name checked; name, colon, value, and the
+    name's (key, kind)."""
+    name, sep, value = text.partition(":")
+    known = _SPELLINGS.get(name)
+    if known is None:
+        known = _other(name)
+    if not sep:  # §7.3: no colon, not a header (a known name alone too)
+        raise Unusual
+    return name, sep, value, known
+
+
+def _folded(last: str, lines: Iterator[str]) -> tuple[str, str, str, str, tuple[str, int | None]]:
+    """The header that continuation line ``last`` ends (§7.3.1): the
+    lines above it taken from ``lines`` (walked last first) up to the line
+    they continue; its wire text, then the unfolded line split as the loop
+    splits one."""
+    below = [last]
+    for line in lines:
+        if line[0] not in " \t":
+            break
+        below.append(line)
+    else:  # a continuation line before any header
+        raise Unusual
+    text, wire = _unfold(line, below)
+    name, sep, value = text.partition(": ")
+    known = _SPELLINGS.get(name)
+    if known is None:
+        name, sep, value, known = _odd(text)
+    return wire, name, sep, value, known
 
 
 def _unfold(line: str, below: list[str]) -> tuple[str, str]:
@@ -108,12 +149,14 @@ def _message(data: bytes, datagram: bool) -> Request | Response:
     end = data.find(b"\r\n\r\n")
     if end <= 0 or end > MAX_LINE_LENGTH:  # then no line can be too long
         raise Unusual
-    head = data[:end].decode("utf-8")
+    head = data[:end].decode()  # UTF-8 (naming it costs a look-up)
     lines = head.split("\r\n")
-    # Every line break is a CRLF (§7.5). Other line boundaries (VT, FF,
-    # U+2028 …) stay in their line, as the full parser leaves them.
-    joined = "".join(lines)
-    if "\r" in joined or "\n" in joined or not 1 < len(lines) <= MAX_HEADERS + 1:
+    # Every line break is a CRLF (§7.5): a bare CR or LF left in a line is
+    # refused where the line is read (the start line's pattern, each eager
+    # value's, a check on every other value), not by a scan of its own.
+    # Other line boundaries (VT, FF, U+2028 …) stay in their line, as the
+    # full parser leaves them.
+    if not 1 < len(lines) <= MAX_HEADERS + 1:
         raise Unusual
     first = lines[0]
     message: Request | Response
@@ -125,7 +168,7 @@ def _message(data: bytes, datagram: bool) -> Request | Response:
         if m is None:
             raise Unusual
         message = _new(Request)
-        message._method = request_method = m.group(1)
+        message._method = request_method = m[1]
         # Checked; built when first read (Request.uri) from the match: a
         # proxy forwarding on its Route set or a UA matching a transaction
         # often never needs it.
@@ -136,149 +179,184 @@ def _message(data: bytes, datagram: bool) -> Request | Response:
     spelling = _SPELLINGS.get
     entries: list[Entry] = []
     append = entries.append
-    below: list[str] | None = None  # continuation lines met (last first)
-    for line in reversed(lines):
-        wire = line
-        if below is not None:  # continuation lines below: one more, or the line they continue
-            if line[0] in " \t":
-                below.append(line)
-                continue
-            line, wire = _unfold(line, below)
-            below = None
-        # "Name: value" is how nearly every element writes a header: split
-        # there, and strip() has nothing to cut (no new string) unless the
-        # value has more LWS around it.
-        name, sep, value = line.partition(": ")
-        known = spelling(name)
-        if known is None:  # "Name:value", unknown names, continuation lines …
-            # (No line is empty: the head ends at the first CRLFCRLF.)
-            if line[0] in " \t":  # a continuation line (the first met)
-                below = [line]
-                continue
-            name, sep, value = line.partition(":")
-            known = spelling(name)
-            if known is None:
-                known = _other(name)
-            if not sep:  # §7.3: no colon, not a header (a known name alone too)
-                raise Unusual
-        key, kind = known
-        value = value.strip(" \t")
-        append((key, name, value, wire))
-        if kind is None:
-            if not sep:  # §7.3: no colon, not a header ("Subject" alone)
-                raise Unusual
-            continue
-        # (An eager header without a colon has an empty value, which every
-        # check below refuses.)
-        if kind >= 3:  # Call-ID, CSeq, Max-Forwards, Content-Length: one each
-            if key in cache:  # RFC 4475 §3.3.8, §3.3.9: the full parser's verdicts
-                raise Unusual
-            if kind == 3:
-                if CALL_ID(value) is None:
-                    raise Unusual
-                cache[key] = value
-            elif kind == 4:
-                seq, _, method = value.partition(" ")
-                # A request's method is a token already: being equal to it is enough.
-                if method != request_method and (
-                    request_method is not None or TOKEN.fullmatch(method) is None
-                ):
-                    raise Unusual
-                if not (seq.isdigit() and seq.isascii() and len(seq) <= 10):
-                    raise Unusual
-                cseq: CSeq = _new(CSeq)
-                cseq.seq = int(seq)
-                if cseq.seq > MAX_CSEQ:  # §20.16: 32 bits
-                    raise Unusual
-                cseq.method = method
-                cache[key] = cseq
-            elif kind == 5:  # Max-Forwards
-                hops = MAX_FORWARDS.get(value)
-                if hops is None:
-                    raise Unusual
-                cache[key] = hops
-            # Content-Length: ASCII digits only.
-            elif value.isdigit() and value.isascii() and len(value) <= 10:
-                number = int(value)
-                if number > MAX_BODY_SIZE:
-                    raise Unusual
-                cache[key] = number
-            else:
-                raise Unusual
-        elif kind == 0:  # Via: a list
-            m = VIA(value)
-            if m is None:
-                found = vias(value)
-            else:  # fastvalues.via(), inlined
-                transport, host, port, branch, received, ptext = m.groups()
-                via: Via = _new(Via)
-                via.protocol = "SIP"
-                via.version = "2.0"
-                via.transport = TRANSPORTS.get(transport) or transport.upper()
-                via.host = host
-                if port is None:
-                    via.port = None
-                else:
-                    via.port = number = int(port)
-                    if number > 65535:
-                        raise Unusual
-                if branch is not None:
-                    if received is None:
-                        via.params = {"branch": branch}
+    length: int | None = None  # Content-Length
+    cseq: CSeq | None = None
+    walk: Iterator[str] = reversed(lines)
+    line = ""
+    restripped: list[tuple[int, str]] = []  # lines walked again: (entry, wire text)
+    while True:  # once, unless a line is walked again (below)
+        try:
+            for line in walk:
+                # "Name: value" is how nearly every element writes a header: split
+                # there, and the value has no more LWS around it.
+                name, sep, value = line.partition(": ")
+                known = spelling(name)
+                if known is None:  # "Name:value", unknown names, continuation lines …
+                    # (No line is empty: the head ends at the first CRLFCRLF.)
+                    if (
+                        line[0] in " \t"
+                    ):  # a fold, met from its last line: line becomes its wire text
+                        line, name, sep, value, known = _folded(line, walk)
                     else:
-                        via.params = {"branch": branch, "received": received}
-                elif ptext is None:
-                    via.params = {}
-                else:
-                    via.params = _split_simple(ptext)
-                via._raw = value
-                found = [via]
-            cache[key] = found + cache[key] if key in cache else found
-        elif kind == 1 or "," not in value:  # From, To, one Contact
-            # fastvalues.name_address(), inlined.
-            m = NAME_ADDR(value)
-            if m is None:
-                raise Unusual
-            quoted_name, token_name, uri_text, s, user, host, port, ptext, tag, hparams = m.groups()
-            uri: SipUri = _new(SipUri)
-            uri.scheme = "sip" if s is None else "sips"
-            uri.user = user
-            uri.password = None
-            uri.host = host
-            if port is None:
-                uri.port = None
-            else:
-                uri.port = number = int(port)
-                if number > 65535:
-                    raise Unusual
-            uri._ptext = ptext
-            uri._params = None
-            uri._headers = None
-            uri._raw = uri_text
-            na: NameAddress = _new(NameAddress)
-            na.uri = uri
-            na.display_name = token_name if quoted_name is None else quoted_name
-            if tag is not None:
-                na.params = {"tag": tag}
-            elif hparams is None:
-                na.params = {}
-            else:
-                na.params = _split_simple(hparams)
-            na._raw = value
-            if kind == 2:
-                cache[key] = [na, *cache[key]] if key in cache else [na]
-            elif key in cache:  # the full parser keeps the first; validate_request reports it
-                raise Unusual
-            else:
-                cache[key] = na
-        else:  # several Contacts on one line
-            found_contacts = contacts(value)
-            cache[key] = found_contacts + cache[key] if key in cache else found_contacts
-    if below is not None:  # a continuation line before any header
-        raise Unusual
+                        name, sep, value, known = _odd(line)
+                key, kind = known
+                if kind is None:
+                    value = value.strip(" \t")
+                    # §7.3: no colon, not a header ("Subject" alone); a bare CR or LF.
+                    if not sep or "\r" in value or "\n" in value:
+                        raise Unusual
+                    append((key, name, value, line))
+                    continue
+                # An eager value is not stripped: every check below refuses LWS
+                # around it (no pattern starts or ends with LWS; vias() and
+                # contacts() refuse it too), so an accepted value is its own strip().
+                # (An eager header without a colon has an empty value, which every
+                # check below refuses.)
+                append((key, name, value, line))
+                # Call-ID, CSeq, Max-Forwards, Content-Length: one each (a second
+                # one is refused: RFC 4475 §3.3.8, §3.3.9 are the full parser's).
+                if kind >= 3:
+                    if kind == 3:
+                        if key in cache or CALL_ID(value) is None:
+                            raise Unusual
+                        cache[key] = value
+                    elif kind == 4:
+                        if cseq is not None:
+                            raise Unusual
+                        seq, _, method = value.partition(" ")
+                        # A request's method is a token already: being equal to it is enough.
+                        if method != request_method and (
+                            request_method is not None or TOKEN.fullmatch(method) is None
+                        ):
+                            raise Unusual
+                        number = NUMBER(seq)
+                        if number is None:
+                            if not (seq.isdigit() and seq.isascii() and len(seq) <= 10):
+                                raise Unusual
+                            number = int(seq)
+                            if number > MAX_CSEQ:  # §20.16: 32 bits
+                                raise Unusual
+                        cseq = _new(CSeq)
+                        cseq.seq = number
+                        cseq.method = method
+                        cache[key] = cseq
+                    elif kind == 5:  # Max-Forwards
+                        hops = MAX_FORWARDS.get(value)
+                        if hops is None or key in cache:
+                            raise Unusual
+                        cache[key] = hops
+                    else:  # Content-Length: ASCII digits only.
+                        if length is not None:
+                            raise Unusual
+                        number = NUMBER(value)
+                        if number is None:
+                            if not (value.isdigit() and value.isascii() and len(value) <= 10):
+                                raise Unusual
+                            number = int(value)
+                            if number > MAX_BODY_SIZE:
+                                raise Unusual
+                        cache[key] = length = number
+                elif kind == 0:  # Via: a list
+                    m = VIA(value)
+                    if m is None:
+                        found = vias(value)
+                    else:  # fastvalues.via(), inlined
+                        transport, host, port, branch, received, ptext = m.groups()
+                        via: Via = _new(Via)
+                        via.protocol = "SIP"
+                        via.version = "2.0"
+                        via.transport = TRANSPORTS.get(transport) or transport.upper()
+                        via.host = host
+                        if port is None:
+                            via.port = None
+                        else:
+                            number = NUMBER(port)
+                            if number is None:
+                                number = int(port)
+                                if number > 65535:
+                                    raise Unusual
+                            via.port = number
+                        if branch is not None:
+                            if received is None:
+                                via.params = {"branch": branch}
+                            else:
+                                via.params = {"branch": branch, "received": received}
+                        elif ptext is None:
+                            via.params = {}
+                        else:
+                            via.params = _split_simple(ptext)
+                        via._raw = value
+                        found = [via]
+                    cache[key] = found + cache[key] if key in cache else found
+                elif kind == 1 or "," not in value:  # From, To, one Contact
+                    # fastvalues.name_address(), inlined.
+                    m = NAME_ADDR(value)
+                    if m is None:
+                        raise Unusual
+                    quoted_name, token_name, uri_text, s, user, host, port, ptext, tag, hparams = (
+                        m.groups()
+                    )
+                    uri: SipUri = _new(SipUri)
+                    uri.scheme = "sip" if s is None else "sips"
+                    uri.user = user
+                    uri.password = None
+                    uri.host = host
+                    if port is None:
+                        uri.port = None
+                    else:
+                        number = NUMBER(port)
+                        if number is None:
+                            number = int(port)
+                            if number > 65535:
+                                raise Unusual
+                        uri.port = number
+                    uri._ptext = ptext
+                    uri._params = None
+                    uri._headers = None
+                    uri._raw = uri_text
+                    na: NameAddress = _new(NameAddress)
+                    na.uri = uri
+                    na.display_name = token_name if quoted_name is None else quoted_name
+                    if tag is not None:
+                        na.params = {"tag": tag}
+                    elif hparams is None:
+                        na.params = {}
+                    else:
+                        na.params = _split_simple(hparams)
+                    na._raw = value
+                    if kind == 2:
+                        cache[key] = [na, *cache[key]] if key in cache else [na]
+                    elif (
+                        key in cache
+                    ):  # the full parser keeps the first; validate_request reports it
+                        raise Unusual
+                    else:
+                        cache[key] = na
+                else:  # several Contacts on one line
+                    found_contacts = contacts(value)
+                    cache[key] = found_contacts + cache[key] if key in cache else found_contacts
+            break
+        except Unusual:
+            # LWS around an eager value, refused by its check (every check
+            # refuses it, and nothing is stored before a refusal): that line
+            # again, written "Name:value" with the value stripped (split at
+            # its first colon however the value reads: no spelling in the
+            # table has a colon), its wire text put back after the walk.
+            # Anything else is the full parser's.
+            if not entries or entries[-1][3] is not line:  # not refused after its entry
+                raise
+            key, name, value, _ = entries[-1]
+            stripped = value.strip(" \t")
+            if stripped == value:
+                raise
+            del entries[-1]
+            restripped.append((len(entries), line))
+            walk = chain([f"{name}:{stripped}"], walk)
+    for i, wire in restripped:
+        key, name, value, _ = entries[i]
+        entries[i] = (key, name, value, wire)
     entries.reverse()
     body_start = end + 4
-    length = cache.get("content-length")
     if length is None:
         if not datagram:
             raise Unusual
@@ -287,7 +365,7 @@ def _message(data: bytes, datagram: bool) -> Request | Response:
         stop = body_start + length
         if stop > len(data):
             raise Unusual
-    if request_method is not None and "cseq" not in cache:
+    if cseq is None and request_method is not None:
         cache["cseq"] = None  # as Request._validate leaves it: read, absent
     headers: Headers = _new(Headers)
     headers._entries = entries

@@ -34,6 +34,7 @@ __all__ = [
     "MAX_CSEQ",
     "MAX_FORWARDS",
     "NAME_ADDR",
+    "NUMBERS",
     "REQUEST_LINE",
     "TOKEN",
     "TRANSPORTS",
@@ -56,14 +57,14 @@ _PARAM = rf"{_PCHAR}(?:={_PCHAR}|)"
 # their own), or several.
 _URI_PARAMS = rf"(|;{_PCHAR}={_PCHAR}|;{_PCHAR}|(?:;{_PARAM})+)"
 # The scheme's group is its "s": a one-letter string costs no allocation.
-_URI = rf"sip(s)?:(?:({_USER})@|)({_HOST})(?::([0-9]{{1,5}})|){_URI_PARAMS}"
+_URI = rf"sip(?:(s)|):(?:({_USER})@|)({_HOST})(?::([0-9]{{1,5}})|){_URI_PARAMS}"
 _GENERIC = rf"[{_T}]+(?:=[{_T}\[\]:]+|)"  # generic-param (§25.1) without quotes
 #: name-addr (§20.10): a display name that is a quoted string, or tokens
 #: that start and end with a token character at most one SP from the "<"
 #: (inner runs of SP are kept, as the full parser keeps them); then the
 #: URI, then ";tag=…" alone or other parameters.
 NAME_ADDR = re.compile(
-    rf'(?:"([^"\\]*)" ?|([{_T}](?:[{_T} ]*[{_T}]|)) ?|)<({_URI})>'
+    rf'(?:"([^"\\\r\n]*)" ?|([{_T}](?:[{_T} ]*[{_T}]|)) ?|)<({_URI})>'
     rf"(?:;tag=([{_T}]+)|(;{_GENERIC}(?:;{_GENERIC})*)|)"
 ).fullmatch
 # A port in 0-65535 (leading zeros, rare, are left to the full parser): the
@@ -89,6 +90,11 @@ CALL_ID = re.compile(rf"[{_WORD}]+(?:@[{_WORD}]+|)").fullmatch  # §25.1 callid
 MAX_CSEQ = 2**32 - 1  # §20.16
 #: Max-Forwards as written in the usual form (no leading zeros): §20.22, 0-255.
 MAX_FORWARDS = {str(n): n for n in range(256)}
+#: Decimal text → value for the numbers most messages carry: CSeq numbers
+#: and body lengths below 4096 and the SIP ports (5060, 5061: §19.1.2).
+#: A look-up costs a fifth of int() and its checks; only the canonical
+#: form is here (no leading zeros), anything else takes int() as before.
+NUMBERS = {str(n): n for n in (*range(4096), 5060, 5061)}
 #: Transports as written → as Via.transport keeps them (upper case).
 TRANSPORTS = {t: t for t in ("UDP", "TCP", "TLS", "SCTP", "WS", "WSS")}
 TRANSPORTS.update({t.lower(): t for t in list(TRANSPORTS)})
@@ -165,17 +171,21 @@ def via(text: str) -> Via:
 
 def vias(line: str) -> list[Via]:
     """A Via line that is not one value (:data:`VIA` refuses any comma):
-    several, separated by commas."""
-    if "," not in line:
+    several, separated by commas. LWS around the line is refused, as every
+    pattern here refuses it (fastpath.py strips a value only then)."""
+    if "," not in line or line.strip(" \t") != line:
         raise Unusual
     # A Via here has no quotes, so every comma separates values.
     return [via(piece.strip(" \t")) for piece in line.split(",")]
 
 
 def contacts(line: str) -> list[NameAddress]:
-    """A Contact line: one name-addr, or several separated by commas."""
+    """A Contact line: one name-addr, or several separated by commas; LWS
+    around the line is refused, as in :func:`vias`."""
     if "," not in line:
         return [name_address(line)]
+    if line.strip(" \t") != line:
+        raise Unusual
     return [name_address(item) for item in split_list(line)]
 
 
@@ -184,6 +194,8 @@ def status_line(line: str) -> Response:
     code = line[8:11]
     if (
         not line.startswith("SIP/2.0 ")
+        or "\r" in line  # a bare CR or LF (fastpath.py)
+        or "\n" in line
         or len(code) != 3
         or not (code.isdigit() and code.isascii())
         or code[0] == "0"
