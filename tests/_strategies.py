@@ -32,3 +32,16 @@ def mutated(draw: st.DrawFn, original: bytes, *, junk_lines: Sequence[bytes] = (
     lines = bytes(data).split(b"\r\n")
     lines[draw(st.integers(0, len(lines) - 1))] = draw(st.sampled_from(list(junk_lines)))
     return b"\r\n".join(lines)
+
+
+@st.composite
+def edited(draw: st.DrawFn, seeds: Sequence[bytes], *, edits: int = 3) -> bytes:
+    """One of ``seeds`` with up to ``edits`` small edits: at a random place,
+    up to three octets replaced by up to three random ones. Near misses of a
+    well-formed message, which is where a fast path and its general path
+    could part."""
+    seed = draw(st.sampled_from(list(seeds)))
+    for _ in range(draw(st.integers(0, edits))):
+        at = draw(st.integers(0, len(seed)))
+        seed = seed[:at] + draw(st.binary(max_size=3)) + seed[at + draw(st.integers(0, 3)) :]
+    return seed
