@@ -45,22 +45,9 @@ class ReplyPath(RelayFlow):
         if fields is None:
             return self._general_response(data, now)
         status, clean, top, _, cseq_method, from_, to, call_id, begin, end, below = fields
-        if b"," in top:
-            return self._parsed_response(data, now)
-        at = top.find(b";branch=")
-        if at < 0:
-            return False
-        branch = top[at + 8 :].partition(b";")[0]
-        if not branch.startswith(PREFIX):
-            return False
-        txn = self.clients.get(branch)
-        if txn is None:
-            return False
-        head = self._via_head  # our Via as we wrote it, up to the branch
-        if not (
-            at == len(head) - 8 and top.startswith(head) and _tail_ok(top[at + len(branch) + 8 :])
-        ):
-            return self._parsed_response(data, now)  # the parser's verdict on our Via
+        txn = self._client_of(top)
+        if isinstance(txn, bool):  # not ours, or the parser's verdict on our Via
+            return self._parsed_response(data, now) if txn else False
         if cseq_method == b"CANCEL":  # the answer to our CANCEL: absorbed
             self.on_response(txn, status, b"CANCEL", fwd=b"", raw=data, now=now)
             return True
@@ -85,30 +72,35 @@ class ReplyPath(RelayFlow):
             return True
         return self._parsed_response(data, now)
 
+    def _client_of(self, top: bytes) -> RelayTxn | bool:
+        """The client transaction a response's top Via names: False when the
+        response is not ours, True when only the parser can say (a Via list,
+        or our branch in a Via not exactly as we wrote it)."""
+        if b"," in top:
+            return True
+        at = top.find(b";branch=")
+        if at < 0:
+            return False
+        branch = top[at + 8 :].partition(b";")[0]
+        if not branch.startswith(PREFIX):
+            return False
+        txn = self.clients.get(branch)
+        if txn is None:
+            return False
+        head = self._via_head  # our Via as we wrote it, up to the branch
+        if at == len(head) - 8 and top.startswith(head) and _tail_ok(top[at + len(branch) + 8 :]):
+            return txn
+        return True
+
     def _general_response(self, data: bytes, now: float) -> bool:
         """:meth:`_response` for a header block no template reads (yet)."""
         r = rs.scan_response(data)
         if r is not None:
             status, clean, _, lines, via_lines, vals, cseq_method, _ = r
             top = vals[b"via"]
-            if b"," in top:
-                return self._parsed_response(data, now)
-            at = top.find(b";branch=")
-            if at < 0:
-                return False
-            branch = top[at + 8 :].partition(b";")[0]
-            if not branch.startswith(PREFIX):
-                return False
-            txn = self.clients.get(branch)
-            if txn is None:
-                return False
-            head = self._via_head
-            if not (
-                at == len(head) - 8
-                and top.startswith(head)
-                and _tail_ok(top[at + len(branch) + 8 :])
-            ):
-                return self._parsed_response(data, now)
+            txn = self._client_of(top)
+            if isinstance(txn, bool):
+                return self._parsed_response(data, now) if txn else False
             if cseq_method == b"CANCEL":  # the answer to our CANCEL: absorbed
                 self.on_response(txn, status, b"CANCEL", fwd=b"", raw=data, now=now)
                 return True
