@@ -209,29 +209,29 @@ class MediaSession:
         self.socket_errors += 1
 
     def _rtcp_received(self, data: bytes, addr: Address) -> None:
-        self._datagram_received(data, addr, True, self._loop.time())
+        self._rtcp_in(data, addr, self._loop.time())
 
     def _rtp_received(self, data: bytes, addr: Address) -> None:
         """From the socket's own reader (or native transport), timed on reading."""
         # RFC 5761 §4: with rtcp-mux, octet 1 of 192-223 is RTCP (is_rtcp, inline).
         if self._mux and len(data) > 1 and 192 <= data[1] <= 223:
-            self._datagram_received(data, addr, True, self._loop.time())
+            self._rtcp_in(data, addr, self._loop.time())
             return
         self._rtp_in(data, addr, self._loop.time())
 
     def _rtcp_arrived(self, data: bytes, addr: Address, arrival: float) -> None:
-        self._datagram_received(data, addr, True, arrival)
+        self._rtcp_in(data, addr, arrival)
 
     def _rtp_arrived(self, data: bytes, addr: Address, arrival: float) -> None:
         """From the driver's poller, with the time the datagram came (not was read)."""
         if self._mux and len(data) > 1 and 192 <= data[1] <= 223:
-            self._datagram_received(data, addr, True, arrival)
+            self._rtcp_in(data, addr, arrival)
             return
         self._rtp_in(data, addr, arrival)
 
     def _rtp_in(self, data: bytes, addr: Address, now: float) -> None:
-        """One RTP datagram (50 a second a call): :meth:`_datagram_received`
-        without the RTCP branches, straight to the stream's RTP entry."""
+        """One RTP datagram (50 a second a call), straight to the stream's RTP
+        entry; ``now`` is when it arrived, which the §6.4.1 jitter takes."""
         stream, crypto = self.stream, self.crypto
         if stream is None or crypto is None:
             self.unstarted_drops += 1  # not started: nothing is expected yet
@@ -241,31 +241,31 @@ class MediaSession:
             return
         stream.receive_rtp(plain, addr, now)
         if stream.sending and self._timer_at is not None:
-            # See _datagram_received: only events are left to pass on.
+            # While sending, what arrives changes neither what is to be sent
+            # nor when to wake (playout rides on the send ticks, see
+            # MediaStream.get_timer): only events are left to pass on. This
+            # runs 50 times a second per call, so the rest of _service waits.
             events = stream.events
             while events:
                 self._events.put_nowait(events.popleft())
             return
         self._service(now)
 
-    def _datagram_received(self, data: bytes, addr: Address, rtcp: bool, now: float) -> None:
-        """One datagram from a socket: SRTP off, into the stream (50 a second a call).
+    def _rtcp_in(self, data: bytes, addr: Address, now: float) -> None:
+        """One RTCP datagram (own port or rtcp-mux): SRTCP off, into the stream.
 
-        ``now`` is when it arrived: the §6.4.1 jitter and the round trip take it.
+        ``now`` is when it arrived: the round trip (LSR/DLSR) takes it.
         """
         stream, crypto = self.stream, self.crypto
         if stream is None or crypto is None:
             self.unstarted_drops += 1  # not started: nothing is expected yet
             return
-        plain = crypto.unprotect(data, rtcp)
+        plain = crypto.unprotect(data, True)
         if plain is None:
             return
-        stream.receive(plain, addr, now, rtcp)
+        stream.receive(plain, addr, now, True)
         if stream.sending and self._timer_at is not None:
-            # While sending, what arrives changes neither what is to be sent
-            # nor when to wake (playout rides on the send ticks, see
-            # MediaStream.get_timer): only events are left to pass on. This
-            # runs 50 times a second per call, so the rest of _service waits.
+            # See _rtp_in: only events are left to pass on.
             while (event := stream.next_event()) is not None:
                 self._events.put_nowait(event)
             return
