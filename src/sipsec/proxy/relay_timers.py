@@ -47,6 +47,10 @@ class TimerQueue:
 
     def arm(self, txn: RelayTxn, name: str, deadline: float) -> None:
         txn.timers[name] = deadline
+        self._sooner(txn, deadline)
+
+    def _sooner(self, txn: RelayTxn, deadline: float) -> None:
+        """Queue ``txn`` on the heap at ``deadline`` when that is earlier than it waits for."""
         if txn.due is None or deadline < txn.due:
             txn.due = deadline
             self._seq += 1
@@ -67,11 +71,7 @@ class TimerQueue:
         """After timers fired or stopped: make sure the earliest one is queued."""
         if txn.gone or not txn.timers:
             return
-        earliest = min(txn.timers.values())
-        if txn.due is None or earliest < txn.due:
-            txn.due = earliest
-            self._seq += 1
-            heapq.heappush(self._heap, (earliest, self._seq, txn))
+        self._sooner(txn, min(txn.timers.values()))
 
     def _head(self) -> Entry | None:
         """The least entry of the two, without taking it."""
