@@ -36,3 +36,12 @@ def test_nonsense_is_refused(changes: dict[str, object]) -> None:
     domain = options.pop("domain")
     with pytest.raises(LocalProtocolError):
         ProxyConfig(domain, **options)  # type: ignore[arg-type]
+
+
+def test_default_transaction_cap_lets_one_cores_relay_rate_through() -> None:
+    """A relayed call leaves two transactions for 64*T1 (L and J): the
+    default cap must hold them for 3,000 calls/s (one core's relay rate
+    is about 2,500), where 50,000 stopped the fast relay at 780."""
+    config = ProxyConfig("atlanta.example")
+    lingering = 64 * config.timers.t1
+    assert config.max_transactions >= 2 * lingering * 3_000

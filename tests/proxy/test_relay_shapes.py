@@ -102,3 +102,12 @@ def test_the_party_property_ran() -> None:
     if _TRIED[0] == 0:
         return  # run alone
     assert _TRIED[0] >= 100
+
+
+@settings(max_examples=500)
+@given(st.binary(max_size=60) | _values())
+def test_a_one_byte_needle_as_an_int_finds_what_the_bytes_needle_finds(value: bytes) -> None:
+    """The relay looks for a comma or a NUL as an int (relay_shapes.COMMA):
+    exactly the bytes test it replaces, for any bytes."""
+    assert (sh.COMMA in value) == (b"," in value)
+    assert (sh.NUL in value) == (b"\x00" in value)

@@ -6,13 +6,15 @@ import asyncio
 import io
 import logging
 import re
+from collections.abc import Callable
+from typing import cast
 
 import pytest
 
 from sipsec.proxy import MemoryCredentialStore, ProxyConfig, ProxyCore, TransactionLogged
 from sipsec.proxy.location_memory import MemoryLocationStore
 from sipsec.proxy.log import log_line
-from sipsec.transport.access_log import AccessLog
+from sipsec.transport.access_log import HOLD, MOST, AccessLog
 
 RECORD = TransactionLogged(
     "INVITE", "sip:alice@atlanta.example", "sip:bob@biloxi.example", 200, 0.0123, 1,
@@ -25,18 +27,61 @@ class Broken(io.StringIO):
         raise BrokenPipeError("gone")
 
 
-async def test_lines_of_one_pass_are_written_together_at_its_end() -> None:
+class Clock:
+    """The two loop calls AccessLog makes, with the timer kept for the test to fire."""
+
+    def __init__(self) -> None:
+        self.timers: list[tuple[float, Callable[[], object]]] = []
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> None:
+        self.timers.append((delay, callback))
+
+    def fire(self) -> None:
+        timers, self.timers = self.timers, []
+        for _, callback in timers:
+            callback()
+
+
+def test_lines_are_held_at_most_hold_seconds_and_written_together() -> None:
+    stream, clock = io.StringIO(), Clock()
+    log = AccessLog(stream, cast(asyncio.AbstractEventLoop, clock), "sipsec.proxy")
+    log(RECORD)
+    log(RECORD)
+    assert stream.getvalue() == ""  # held for the rest of the batch
+    assert [delay for delay, _ in clock.timers] == [HOLD]  # one timer a batch
+    clock.fire()
+    assert len(stream.getvalue().splitlines()) == 2 and log.written == 2
+    log(RECORD)
+    assert len(clock.timers) == 1
+    clock.fire()
+    assert len(stream.getvalue().splitlines()) == 3 and log.written == 3
+    clock.fire()  # nothing armed, nothing written twice
+    assert log.written == 3
+
+
+def test_a_full_batch_is_written_without_waiting() -> None:
+    stream, clock = io.StringIO(), Clock()
+    log = AccessLog(stream, cast(asyncio.AbstractEventLoop, clock), "sipsec.proxy")
+    for _ in range(MOST - 1):
+        log(RECORD)
+    assert log.written == 0
+    log(RECORD)
+    assert log.written == MOST and len(stream.getvalue().splitlines()) == MOST
+    log(RECORD)  # a new batch: its own timer; the old one fires first, early, never late
+    assert len(clock.timers) == 2
+    clock.fire()
+    assert log.written == MOST + 1
+
+
+async def test_on_a_real_loop_the_timer_writes_the_batch() -> None:
     stream = io.StringIO()
-    log = AccessLog(stream, asyncio.get_running_loop(), "sipsec.proxy")
+    loop = asyncio.get_running_loop()
+    log = AccessLog(stream, loop, "sipsec.proxy")
     log(RECORD)
-    log(RECORD)
-    assert stream.getvalue() == ""  # held until the pass ends
-    await asyncio.sleep(0)
-    lines = stream.getvalue().splitlines()
-    assert len(lines) == 2 and log.written == 2
-    log(RECORD)
-    await asyncio.sleep(0)
-    assert len(stream.getvalue().splitlines()) == 3
+    done = loop.create_future()
+    loop.call_later(2 * HOLD, done.set_result, None)  # after the log's own timer
+    await done
+    assert log.written == 1 and stream.getvalue().count("\n") == 1
 
 
 async def test_the_line_is_what_logging_basic_config_would_write() -> None:
@@ -62,7 +107,7 @@ async def test_a_closed_stream_loses_the_lines_not_the_proxy() -> None:
     closed.close()
     log = AccessLog(closed, asyncio.get_running_loop(), "sipsec.proxy")
     log(RECORD)
-    await asyncio.sleep(0)
+    log.flush()
     assert log.written == 0
 
 

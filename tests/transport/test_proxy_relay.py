@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 
 from sipsec.proxy import ContactUpdate, ProxyConfig, RegisterUpdate
 from sipsec.proxy.relay import PREFIX, FastRelay
+from sipsec.proxy.relay_timers import TimerQueue
+from sipsec.proxy.relay_txn import RelayTxn
 from sipsec.sip import Request, Response, make_response, parse_message
 from sipsec.transaction import Peer as Hop
 from sipsec.transaction import TimerConfig
@@ -251,6 +253,11 @@ class ScriptedRelay:
         self.received: list[tuple[bytes, tuple[str, int]]] = []
         self.fired: list[float] = []
         self.fired_event = asyncio.Event()
+        self.queue = self  # its deadline moves as the script says: always "queued before"
+        self.low = 0.0
+
+    def queued_before(self, at: float) -> bool:
+        return True
 
     def receive(self, data: bytes, source: tuple[str, int], now: float) -> bool:
         self.received.append((data, source))
@@ -336,6 +343,95 @@ def test_the_one_handle_wakes_no_later_than_the_slot_of_the_earliest_deadline(
         shell.close()
         assert shell.wake_at is None
         assert arms <= len(deadlines)
+
+    loop.run_until_complete(check())
+
+
+class AlwaysAsks(TimerQueue):
+    """A TimerQueue that never lets the shell skip reading its earliest deadline."""
+
+    def queued_before(self, at: float) -> bool:
+        super().queued_before(at)
+        return True
+
+
+class QueueRelay:
+    """FastRelay's timer side on a real TimerQueue: each datagram applies
+    one scripted queue operation, as a request or response would."""
+
+    def __init__(self, queue: TimerQueue, script: list[tuple[str, int, float]], base: float):
+        self.timers = TimerConfig()
+        self.stats: Counter[str] = Counter()
+        self.queue = queue
+        self.script = iter(script)
+        self.base = base
+        self.txns = [
+            RelayTxn((b"b%d" % i, b"h", b"M"), "INVITE", ("h", 1), None, 0.0) for i in range(4)
+        ]
+
+    def receive(self, data: bytes, source: tuple[str, int], now: float) -> bool:
+        op, i, at = next(self.script)
+        txn, deadline = self.txns[i], self.base + at
+        if op == "push" and txn.due is None:
+            self.queue.push(txn, deadline)
+        elif op == "arm":
+            self.queue.arm(txn, f"t{int(at) % 3}", deadline)
+        elif op == "stop":
+            txn.timers.clear()
+        elif op == "pop":
+            while (due := self.queue.pop_due(deadline)) is not None:
+                for name in [n for n, d in due.timers.items() if d <= deadline]:
+                    del due.timers[name]
+                self.queue.reschedule(due)
+        elif op == "gone":
+            txn.gone = True
+        return True
+
+    def datagrams_to_send(self) -> list[tuple[bytes, tuple[str, int]]]:
+        return []
+
+    def get_timer(self) -> float | None:
+        return self.queue.next()
+
+
+@settings(
+    max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["push", "arm", "arm", "stop", "pop", "gone"]),
+            st.integers(0, 3),
+            st.floats(0, 10, allow_nan=False),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_skipping_get_timer_arms_exactly_what_reading_it_every_time_arms(
+    loop: asyncio.AbstractEventLoop, script: list[tuple[str, int, float]]
+) -> None:
+    """The shell reads the relay's earliest deadline after a datagram only
+    when the queue says something was queued before its armed wake-up
+    (TimerQueue.queued_before): the same script on a queue that always says
+    so must leave the handle armed at the same time after every datagram."""
+
+    async def check() -> None:
+        base = asyncio.get_running_loop().time() + 1000  # nothing fires during the test
+        relays = [QueueRelay(TimerQueue(), script, base), QueueRelay(AlwaysAsks(), script, base)]
+        shells = [
+            RelayShell(cast(FastRelay, r), cast(SipTransport, SentDatagrams())) for r in relays
+        ]
+        for _ in script:
+            for shell in shells:
+                assert shell.datagram(b"x", ("127.0.0.1", 5060))
+            assert shells[0].wake_at == shells[1].wake_at
+            due = relays[1].get_timer()
+            if due is not None:
+                wake = shells[0].wake_at
+                assert wake is not None and wake <= shells[0].slot(due)
+        for shell in shells:
+            shell.close()
 
     loop.run_until_complete(check())
 

@@ -50,7 +50,17 @@ class ProxyConfig:
     # Bounded memory: at most this many response contexts (§16.7) and live
     # transactions; beyond that new requests get 503 with Retry-After.
     max_contexts: int = 10_000
-    max_transactions: int = 50_000
+    # Transactions, counted apart by the full path's layer and by the fast
+    # relay (which declines new requests at the cap: the full path answers
+    # them). A relayed call leaves two behind for 64*T1 (32 s: Timers L and
+    # J absorb retransmissions, RFC 6026, §17.2.2), so R calls/s need 64*R:
+    # 50,000 capped the relay at 780 calls/s. 200,000 lets 3,125 calls/s
+    # through, above one core's rate, for at most 340 MB (a relayed call
+    # holds 3.4 KB while it lingers: tracemalloc, bench_proxy_core's call).
+    # The full path holds ~9 KB a transaction (36 KB a call of four), but
+    # what it forwards is capped by max_contexts first, and what it answers
+    # itself by its CPU (each lingers 32 s as well).
+    max_transactions: int = 200_000
     max_branches: int = 16
     # Requests per second (and burst) one source IP may start; None: no limit.
     # Off by default: a benchmark generator is one source.

@@ -47,7 +47,7 @@ from .core import ProxyCore
 from .relay_flow import cancel_record, stamped_request, upstream_of
 from .relay_reply import PREFIX, ReplyPath
 from .relay_route import RelayRoutes
-from .relay_shapes import remember
+from .relay_shapes import COMMA, remember
 from .relay_txn import Address, RelayTxn
 
 __all__ = ["PREFIX", "FastRelay"]
@@ -116,7 +116,7 @@ class FastRelay(ReplyPath):
         via = None
         if s is not None and s.method is not None:
             top = s.vals[b"via"]  # the first Via line's value; one Via value in it, or declined
-            via = None if b"," in top else rs.parse_top_via(top)
+            via = None if COMMA in top else rs.parse_top_via(top)
         if s is None or via is None or s.method is None:
             return self._unusual(data, source, now)
         method = s.method
@@ -184,7 +184,7 @@ class FastRelay(ReplyPath):
         )
         vals, parties = s.vals, s.parties
         txn.source = self._sources.get(source) or self._source(source)
-        txn.from_, txn.to = parties[0].decode(), parties[1].decode()
+        txn.parties = parties
         txn.echo = (vals[b"from"], vals[b"to"], vals[b"call-id"])
         txn.branch, txn.out, txn.peer, txn.interval, txn.timers = branch, out, peer, t1, timers
         txn.below = s.lines[s.via_lines[0]] if stamped is None else stamped

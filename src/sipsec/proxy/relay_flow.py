@@ -34,6 +34,7 @@ S, C = ServerState, ClientState
 # the states on the per-response path, as plain globals (one lookup, not two)
 _CALLING, _PROCEEDING, _S_PROCEEDING = C.CALLING, C.PROCEEDING, S.PROCEEDING
 _MAX_FIELD = 120  # as log.py clips a party
+_NO_PARTIES = (b"-", b"-")
 
 
 def _clip(text: str) -> str:
@@ -143,6 +144,9 @@ class RelayFlow:
         t1 = self.timers.t1
         if txn.invite and status < 300:
             txn.s_state = S.ACCEPTED
+            # RFC 6026's Accepted absorbs a retransmitted INVITE and sends
+            # nothing back, so the 2xx is not kept for the 64*T1 it lingers
+            txn.last = None
             self.queue.arm(txn, "s_end", now + 64 * t1)  # Timer L
         elif txn.invite:
             txn.s_state = S.COMPLETED
@@ -153,9 +157,11 @@ class RelayFlow:
             txn.s_state = S.COMPLETED
             self.queue.arm(txn, "s_end", now + 64 * t1)  # Timer J
         if first:
+            from_, to = txn.parties
+            txn.parties = _NO_PARTIES  # logged once: nothing else reads them
             record = TransactionLogged(
-                txn.method, _clip(txn.from_), _clip(txn.to), status, now - txn.started, 1,
-                txn.source,
+                txn.method, _clip(from_.decode()), _clip(to.decode()), status,
+                now - txn.started, 1, txn.source,
             )  # fmt: skip
             self.core.log_transaction(record)
 

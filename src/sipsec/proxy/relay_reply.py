@@ -22,7 +22,7 @@ from . import relay_scan as rs
 from . import relay_shapes as sh
 from . import relay_splice as sp
 from .relay_flow import RelayFlow, echoes
-from .relay_shapes import TOKEN_CHARS, remember
+from .relay_shapes import COMMA, NUL, TOKEN_CHARS, remember
 from .relay_txn import RelayTxn
 from .relay_via import STAND_IN
 
@@ -39,7 +39,7 @@ class ReplyPath(RelayFlow):
     _via_head = b""  # our Via's value up to its branch (FastRelay sets it)
 
     def _response(self, data: bytes, now: float) -> bool:
-        if PREFIX not in data:
+        if data.find(PREFIX) < 0:  # not ``in``: see relay_shapes.COMMA
             return False  # not ours: no need to look closer
         fields = reply_fields(data)
         if fields is None:
@@ -76,7 +76,7 @@ class ReplyPath(RelayFlow):
         """The client transaction a response's top Via names: False when the
         response is not ours, True when only the parser can say (a Via list,
         or our branch in a Via not exactly as we wrote it)."""
-        if b"," in top:
+        if COMMA in top:
             return True
         at = top.find(b";branch=")
         if at < 0:
@@ -200,7 +200,7 @@ def reply_fields(data: bytes) -> Fields | None:
     ``tests/proxy/test_relay_reply.py``."""
     head, sep, body = data.partition(b"\r\n\r\n")
     at = head.find(b"\r\n")
-    if not sep or at < 0 or b"\x00" in head or not head.isascii():
+    if not sep or at < 0 or NUL in head or not head.isascii():
         return None
     first = _STARTS(head[:at])
     if first is None or first[0] is not None:

@@ -18,7 +18,7 @@ from . import relay_scan as rs
 from .core import ProxyCore
 from .location import InvalidAor, normalize_aor
 from .registrar import flow_of
-from .relay_shapes import remember
+from .relay_shapes import COMMA, remember
 from .relay_txn import Address
 from .routing import contact_uri
 from .store import StoreError
@@ -64,7 +64,7 @@ class RelayRoutes:
             return None
         if top.written in self._ours:
             return None  # §16.3 step 4: a loop or a spiral, the full path decides
-        if len(s.via_lines) > 1 or b"," in s.vals[b"via"]:
+        if len(s.via_lines) > 1 or COMMA in s.vals[b"via"]:
             bys = rs.sent_bys(s, top)
             if not bys or any(b in self._ours for b in bys):
                 return None

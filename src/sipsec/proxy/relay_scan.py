@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 
 from . import relay_shapes as sh
-from .relay_shapes import accepted_uri, clean_reason, is_token, name_addr_uri, uri_host_port
+from .relay_shapes import NUL, accepted_uri, clean_reason, is_token, name_addr_uri, uri_host_port
 from .relay_template import Templates
 from .relay_via import ViaTop, parse_top_via
 
@@ -208,7 +208,7 @@ _Read = tuple[
 
 def _read(data: bytes) -> _Read | None:
     head, sep, body = data.partition(b"\r\n\r\n")
-    if not sep or b"\x00" in head:
+    if not sep or NUL in head:
         return None
     if not head.isascii():
         try:

@@ -45,9 +45,9 @@ class RelayTxn:
 
     __slots__ = (
         "ack", "below", "branch", "c_state", "cancel", "cancel_interval", "cancel_out",
-        "cancel_reply", "cancelled", "due", "echo", "final", "from_", "g_interval", "gone",
-        "inbound", "interval", "invite", "key", "last", "method", "out", "peer", "s_state",
-        "source", "started", "timers", "to", "to_seen", "upstream",
+        "cancel_reply", "cancelled", "due", "echo", "final", "g_interval", "gone", "inbound",
+        "interval", "invite", "key", "last", "method", "out", "parties", "peer", "s_state",
+        "source", "started", "timers", "to_seen", "upstream",
     )  # fmt: skip
 
     def __init__(
@@ -67,7 +67,9 @@ class RelayTxn:
         self.inbound = inbound
         self.started = now
         self.source = ""
-        self.from_ = self.to = "-"
+        # the From and To URIs for the log record, as the scanner read them
+        # (its memo's objects: no copy per transaction), decoded only then
+        self.parties: tuple[bytes, bytes] = (b"-", b"-")
         self.echo: tuple[bytes, bytes, bytes] = (b"", b"", b"")  # From, To, Call-ID as sent
         # the To of a response that echoed them (its tag checked); CR: no value is that
         self.to_seen = b"\r"

@@ -6,8 +6,17 @@ thread/process fields, the handler's lock, a write and a flush each time,
 measured with ``bench/bench_proxy.py``). :class:`AccessLog` writes the same
 text — ``asctime name message``, as the CLI's ``logging.basicConfig`` format
 does — but builds it with a timestamp re-formatted once a second and writes
-all the lines of one event-loop pass at once, flushed at the end of the pass
-(``loop.call_soon``), so a line is never held longer than that pass.
+the lines in batches: the first line of a batch arms one ``loop.call_later``
+of :data:`HOLD` (20 ms), which writes and flushes everything logged until
+then; a batch of :data:`MOST` lines is written at once. A line is never held
+longer than that, and ``sipsec proxy`` flushes what is left when it stops.
+
+Why not once per event-loop pass (``call_soon``, as before): under load a
+pass handles one datagram or two, so the proxy paid a ``write`` and a
+``flush`` system call, and a loop handle, for nearly every line — 11.7 µs a
+line written a line per pass against 3.4 µs forty to a batch
+(``time.process_time``, 20,000 lines to a file, median of three runs); two
+lines a relayed call.
 
 ``sipsec proxy`` installs it as :attr:`ProxyCore.access_log`; everything else
 the proxy logs (warnings, start-up, debug) still goes through :mod:`logging`.
@@ -21,7 +30,10 @@ from typing import TextIO
 
 from sipsec.proxy.log import TransactionLogged, log_line
 
-__all__ = ["AccessLog"]
+__all__ = ["HOLD", "MOST", "AccessLog"]
+
+HOLD = 0.02  # seconds a line may wait for the rest of its batch
+MOST = 512  # lines a batch holds at most (a burst is written without waiting)
 
 
 class AccessLog:
@@ -43,12 +55,17 @@ class AccessLog:
             self._second = second
             self._prefix = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
         millis = int((now - second) * 1000)
-        if not self._lines:
-            self._loop.call_soon(self.flush)
-        self._lines.append(f"{self._prefix},{millis:03d} {self._name} {log_line(record)}\n")
+        lines = self._lines
+        if not lines:
+            # an earlier batch's timer may still fire first (that batch went
+            # out at MOST lines or by an explicit flush): earlier, never later
+            self._loop.call_later(HOLD, self.flush)
+        lines.append(f"{self._prefix},{millis:03d} {self._name} {log_line(record)}\n")
+        if len(lines) >= MOST:
+            self.flush()
 
     def flush(self) -> None:
-        """Write and flush what this pass logged; a closed stream loses only that."""
+        """Write and flush the batch; a closed stream loses only that."""
         lines, self._lines = self._lines, []
         if not lines:
             return

@@ -5,11 +5,13 @@ datagrams first (``SipTransport.on_datagram``: whatever it declines goes on
 to the parser and the full path, unchanged), sends what it produces from the
 transport's UDP listener, and wakes it for its timers.
 
-Where a relayed call's CPU goes in ``sipsec proxy`` (py-spy, 800 calls/s,
-the benchmark's call): the relay 55–65 %, the line per transaction through
-``logging`` 9–16 % (about 100 µs a call, measured by switching it off), the
-``sendmsg`` and ``recvmsg`` system calls with uvloop's dispatch some 20 %,
-this shell's own Python 2–3 %, timer wake-ups 2–3 %.
+Where a relayed call's CPU goes in ``sipsec proxy`` (py-spy, non-blocking,
+250 Hz, 2,000 calls/s of the benchmark's call; shares of the proxy's
+samples, each within a few points — a non-blocking sample is sometimes torn):
+the relay's sans-IO code 40–50 % (requests 30, responses 10–16), uvloop's
+loop with the ``recvmsg`` system calls 17–27 %, ``sendto`` 13 %, the
+transport's hand-off of a datagram (``SipTransport.datagram_received``) 3–5 %,
+this shell's own Python 2–4 %, timer wake-ups 3–4 %, the access log 2–4 %.
 
 Measured per datagram (``bench/bench_proxy.py`` under py-spy, 800 calls/s):
 the shell is the two system calls (``recvmsg``, ``sendmsg``), uvloop's
@@ -22,7 +24,12 @@ four runs of five (e.g. 12.4 against 12.1 µs at 10,000/s, 5.8 against
 5.4 µs at 30,000/s; the fifth, 8.4 against 9.7 µs), so the transport stays.
 
 Timers: one ``call_at`` handle for all of the relay's, re-armed only when
-its earliest deadline moves earlier. Deadlines are rounded up to a *slot*
+its earliest deadline moves earlier — which only a deadline queued before
+the armed wake-up can do, so after a datagram the shell asks the relay's
+queue that (:meth:`~sipsec.proxy.relay_timers.TimerQueue.queued_before`,
+one comparison) before it reads the earliest deadline itself (bench_proxy's
+call recorded and replayed through the shell: 705k instructions a call,
+against 748k reading it after every datagram; cachegrind). Deadlines are rounded up to a *slot*
 of ``T1 / 32`` (15.6 ms with the default T1): a relay under load has a
 transaction timer falling due every few hundred microseconds (A, B, E, F
 cancelled or not, and J, K, L, H 64*T1 after each transaction), and a
@@ -69,6 +76,7 @@ class RelayShell:
         self.transport = transport
         self._loop = asyncio.get_running_loop()
         self._slot = relay.timers.t1 / SLOTS_PER_T1
+        self._queue = relay.queue
         self._handle: asyncio.TimerHandle | None = None
         self._at: float | None = None  # when the handle fires
         self._closed = False
@@ -101,10 +109,16 @@ class RelayShell:
                 except TransportFailure as exc:
                     relay.stats["relay_send_errors"] += 1
                     _log.debug("relay: sending to %s failed: %s", address, exc)
+        at = self._at
+        queue = self._queue
+        if at is not None:
+            if not queue.queued_before(at):
+                return  # nothing queued since can be due before the armed wake-up
+        else:
+            queue.low = math.inf  # read in full just below
         due = relay.get_timer()
         if due is None or self._closed:
             return
-        at = self._at
         if at is not None and due >= at:
             return  # the armed wake-up comes first; it re-reads the deadline
         wake = max(self.slot(due), not_before)
