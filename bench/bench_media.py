@@ -17,7 +17,12 @@ calls: 50 packets/s out, 50 packets/s in, SRTP AES_CM_128_HMAC_SHA1_80,
 legs.  All legs of a process share one MediaDriver timer (``--timers
 session`` gives each its own asyncio timer instead; ``--resolution`` sets
 the driver's tick; ``--reader`` whether its poller reads their sockets at
-the ticks).
+the ticks; ``--pass-limit`` bounds a driver pass).  ``--pin`` puts this
+process and the peer on two different cores (``sched_setaffinity`` here,
+``taskset`` for the peer), so the scheduler neither stacks them on one
+core nor moves them mid-run; ``--ramp`` (default 1 s) is how long the legs
+take to start, each at its own phase of the ptime (see prepare_legs);
+``--real-time-only`` skips part 1.
 Each run lasts a few seconds of real time; a call load passes when fewer than 1 % of the
 packets this process sent left more than half a ptime (10 ms) late and at
 least 99 % of the peer's packets were received.  The CPU time this process
@@ -29,6 +34,7 @@ passes with every smaller one passing too.
     .venv/bin/python bench/bench_media.py                 # the whole ladder
     .venv/bin/python bench/bench_media.py --calls 300 --seconds 8
     .venv/bin/python bench/bench_media.py --suite AEAD_AES_128_GCM   # RFC 7714 legs
+    .venv/bin/python bench/bench_media.py --real-time-only --pin --calls 300 400 --seconds 5
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -65,6 +72,8 @@ LIBSRTP_PROFILES = {
     "AEAD_AES_256_GCM": "SRTP_PROFILE_AEAD_AES_256_GCM",
 }
 PTIME = 0.02
+# --pin: {"peer": the core the peer process runs on} (this one runs on another).
+PINNED: dict[str, int] = {}
 
 
 # -- part 1: per-packet cost of each stage ------------------------------------
@@ -326,10 +335,14 @@ async def bind_legs(calls: int) -> list[MediaSession]:
     resolution = os.environ.get("SIPSEC_BENCH_RESOLUTION")
     reader = os.environ.get("SIPSEC_BENCH_READER", "auto")
     poll = {"auto": None, "poller": True, "socket": False}[reader]
+    limit = os.environ.get("SIPSEC_BENCH_PASS_LIMIT")
     driver = None
     if shared:
         tick = 0.002 if resolution is None else float(resolution) / 1000
-        driver = MediaDriver(tick, poll=poll)
+        if limit is None:
+            driver = MediaDriver(tick, poll=poll)
+        else:
+            driver = MediaDriver(tick, poll=poll, pass_limit=float(limit) / 1000)
     return [await MediaSession.bind(MediaConfig(), driver=driver) for _ in range(calls)]
 
 
@@ -343,13 +356,25 @@ def prepare_legs(
     the returned function starts the legs."""
     audio = sweep_tone(seconds)
     cryptos = [MediaCrypto.srtp(SUITE, bytes.fromhex(s), bytes.fromhex(r)) for s, r in keys]
+    # A process's one-time costs too: the G.711 tables (~30 ms) and the tone
+    # coded once (sipsec.rtp.precode), which the first leg's start would
+    # otherwise pay on the clock, while every other leg is starting.
+    MediaStream(MediaConfig(), now=0.0, audio=audio)
     loop = asyncio.get_running_loop()
+    # --ramp: the legs start over that many seconds, a whole number of ptimes,
+    # each at its own phase (i / N of a ptime) so that their ticks spread.  A
+    # leg's packets keep the phase of the moment its start() ran: started all
+    # within one ptime, hundreds of starts (~50 µs each, and the first packets'
+    # keys and keystream) hold the loop for longer than the ptime, the later
+    # legs start late together, and their phases stay bunched for the whole
+    # run (ticks of ~135 of 300 legs every ptime instead of ~30).
+    ramp = int(float(os.environ.get("SIPSEC_BENCH_RAMP", "1")) / PTIME)
 
     def go() -> None:
+        n = len(sessions)
         for i, (session, addr, crypto) in enumerate(zip(sessions, remote, cryptos, strict=True)):
-            # Spread the legs over one ptime so their ticks do not all coincide.
             loop.call_later(
-                PTIME * i / len(sessions),
+                PTIME * (i / n + i * ramp // n),
                 lambda s=session, a=addr, c=crypto: s.start(a, c, audio=audio),
             )
 
@@ -378,13 +403,17 @@ def leg_report(sessions: list[MediaSession]) -> dict[str, float]:
         # own reads when no tick was near.  Per-socket reader callbacks (no
         # poller) and per-session timers (no driver) are not counted.
         "wakeups": (driver.wakeups if driver else 0) + (poller.wakeups if poller else 0),
+        # (getattr: so that this script can drive an older tree for a before/after)
+        "cut_passes": getattr(driver, "cut_passes", 0),
     }
 
 
 async def measure(calls: int, seconds: float) -> dict[str, float]:
     keys = [(os.urandom(KEY_LEN).hex(), os.urandom(KEY_LEN).hex()) for _ in range(calls)]
+    command = [sys.executable, __file__, "--peer", str(calls), "--seconds", str(seconds)]
+    pin = PINNED.get("peer")  # --pin: the peer on its own core, fixed before it starts
     peer = subprocess.Popen(
-        [sys.executable, __file__, "--peer", str(calls), "--seconds", str(seconds)],
+        ["taskset", "-c", str(pin), *command] if pin is not None else command,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -470,6 +499,13 @@ def main() -> None:
         help="the MediaDriver's tick resolution in ms (default: MediaDriver's own)",
     )
     parser.add_argument(
+        "--pass-limit",
+        type=float,
+        default=None,
+        help="the longest a MediaDriver pass holds the loop, in ms (default: no limit, "
+        "MediaDriver's own default)",
+    )
+    parser.add_argument(
         "--reader",
         choices=["auto", "poller", "socket"],
         default=os.environ.get("SIPSEC_BENCH_READER", "auto"),
@@ -482,6 +518,24 @@ def main() -> None:
         default=SUITE,
         help="the SRTP protection profile of every leg (RFC 3711 / RFC 7714)",
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="pin this process and its peer process to two different cores (as bench_proxy "
+        "does), so the scheduler neither stacks them on one core nor moves them mid-run",
+    )
+    parser.add_argument(
+        "--ramp",
+        type=float,
+        default=float(os.environ.get("SIPSEC_BENCH_RAMP", "1")),
+        help="start the legs over this many seconds, each at its own phase of the ptime "
+        "(default 1; 0: all within one ptime)",
+    )
+    parser.add_argument(
+        "--real-time-only",
+        action="store_true",
+        help="skip part 1 (the stage-by-stage costs): only the real-time ladder",
+    )
     args = parser.parse_args()
     if args.suite != SUITE:  # module constants are read at import: start again with it set
         os.environ["SIPSEC_BENCH_SUITE"] = args.suite
@@ -490,6 +544,9 @@ def main() -> None:
     os.environ["SIPSEC_BENCH_TIMERS"] = args.timers  # the peer process inherits it
     if args.resolution is not None:
         os.environ["SIPSEC_BENCH_RESOLUTION"] = str(args.resolution)
+    os.environ["SIPSEC_BENCH_RAMP"] = str(args.ramp)  # the peer process inherits it
+    if args.pass_limit is not None:
+        os.environ["SIPSEC_BENCH_PASS_LIMIT"] = str(args.pass_limit)
     loop_name = "uvloop" if args.uvloop else args.loop
     if loop_name == "auto":
         try:
@@ -507,6 +564,25 @@ def main() -> None:
         asyncio.run(peer_main(args.peer, args.seconds))
         return
     random.seed()
+    pinned = "no"
+    if args.pin:
+        pinned = pin_processes()
+    if not args.real_time_only:
+        part_one(args.reader, loop_name)
+    real_time(args, loop_name, pinned)
+
+
+def pin_processes() -> str:
+    """This process on the first core it may use, the peer on the second."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2 or shutil.which("taskset") is None:
+        return "no (needs two cores and taskset)"
+    os.sched_setaffinity(0, {cpus[0]})
+    PINNED["peer"] = cpus[1]
+    return f"this process on CPU {cpus[0]}, the peer on CPU {cpus[1]}"
+
+
+def part_one(reader: str, loop_name: str) -> None:
     print("== where the time goes: one packet, stage by stage (µs) ==")
     costs = stages()
     costs["asyncio sendto + datagram_received"] = asyncio.run(socket_cost())
@@ -515,7 +591,7 @@ def main() -> None:
         costs["UdpPort sendto + poller drain (driver)"] = asyncio.run(poller_cost())
     # What a driver's sessions use here: --reader, or by default the poller on
     # asyncio's loop and each socket's own reader on uvloop (MediaDriver).
-    polled = args.reader == "poller" or (args.reader == "auto" and loop_name == "asyncio")
+    polled = reader == "poller" or (reader == "auto" and loop_name == "asyncio")
     socket_path = (
         "UdpPort sendto + poller drain (driver)"
         if polled and MediaPoller.available()
@@ -553,15 +629,23 @@ def main() -> None:
         f"packet sent and received; with the socket cost above: "
         f"~{1e6 / (50 * (whole + costs[socket_path])):.0f} calls per core"
     )
+
+
+def real_time(args: argparse.Namespace, loop_name: str, pinned: str) -> None:
     print(
         f"\n== real time: N call legs here, N peers in another process, {args.seconds:.0f} s, "
-        f"timers: {args.timers}, reader: {args.reader}, loop: {loop_name} =="
+        f"timers: {args.timers}, reader: {args.reader}, loop: {loop_name}, suite: {SUITE}, "
+        f"pass limit: {args.pass_limit or 'none'} ms, ramp: {args.ramp:g} s, "
+        f"pinned: {pinned} =="
     )
     p99, worst = asyncio.run(idle_stalls())
     print(f"  idle loop, 5 ms sleeps: woken late by {p99:.1f} ms (p99), {worst:.1f} ms (max)")
     best = previous = 0
     capacity: list[float] = []
     for calls in args.calls:
+        # The machine's speed of the moment (a VM's swings run to 2x): the same
+        # sans-IO work, timed just before; a FAIL beside a slow figure is the VM.
+        speed = sans_io_cost(legs=20, seconds=1.0)
         r = asyncio.run(measure(calls, args.seconds))
         late = r["late"] / max(r["sent"], 1)
         ok = late < 0.01 and r["received"] >= 0.99 * r["peer_sent"]
@@ -574,7 +658,8 @@ def main() -> None:
             f"CPU {100 * r['cpu_share']:.0f} % of a core, "
             f"{1e6 * r['cpu_per_packet']:.0f} µs/packet "
             f"({1e6 * r['system_per_packet']:.0f} in the kernel, "
-            f"{r['wakeups_per_second']:.0f} wake-ups/s) -> {per_core:.0f} calls/core  "
+            f"{r['wakeups_per_second']:.0f} wake-ups/s, {r['cut_passes']:.0f} passes cut) "
+            f"-> {per_core:.0f} calls/core, sans-IO {speed:.1f} µs/packet before  "
             f"{'ok' if ok else 'FAIL'}"
         )
         if ok and best == previous:

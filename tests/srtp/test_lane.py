@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from sipsec.srtp import PROFILES, SrtpContext, SrtpError
 from sipsec.srtp.crypto import ctr_xor
-from sipsec.srtp.lane import AHEAD, RxLane, TxLane
+from sipsec.srtp.lane import AHEAD, RxLane, TxLane, _tails
 from sipsec.srtp.lane_gcm import GcmRxLane, GcmTxLane
 from sipsec.srtp.rtp import cm_iv
 
@@ -216,3 +216,15 @@ def test_keystream_kept_ahead_is_the_plain_transform(
     for wire in arrivals:
         assert result(rx.unprotect, wire) == result(rx_ref.unprotect, wire)
     assert state(tx) == state(tx_ref) and state(rx) == state(rx_ref)
+
+
+def test_counter_tails_are_the_blocks_they_stand_for() -> None:
+    """Each table of counter-block tails, made from the shared 3-octet ones or
+    afresh (longer payloads), is (c ^ p, j) for packet p and block j, in order."""
+    for blocks in (1, 10, 15, 16, 17, 40):
+        for c in range(256):
+            expected = [b""] + [
+                bytes((c ^ p, j >> 8, j & 0xFF)) for p in range(AHEAD) for j in range(blocks)
+            ]
+            assert _tails(c, blocks) == expected
+            assert _tails(c, blocks) == expected  # and again, from the cache when kept

@@ -47,8 +47,11 @@ __all__ = ["MediaDriver", "MediaSession"]
 Address = tuple[str, int]
 # While sending, played-out audio is taken (decoded, recorded) once this many
 # frames are waiting: one decode call for several frames gives the same PCM
-# (G.711 codes each octet alone), and the recording is written in 60 ms chunks.
-PLAYOUT_PERIOD = 3
+# (G.711 codes each octet alone), and the recording is written in 200 ms
+# chunks.  Each take and decode call has a fixed cost (~8,000 instructions,
+# cachegrind) beside its per-octet one: taking every 3 frames cost ~1,100
+# more instructions per packet sent or received than every 10.
+PLAYOUT_PERIOD = 10
 
 
 class MediaSession:
@@ -286,7 +289,18 @@ class MediaSession:
         assert stream is not None
         datagrams = stream.datagrams_to_send()
         if datagrams:
-            self._send(datagrams)
+            crypto = self.crypto
+            if self._each and crypto is not None:
+                # _send's loop, inline: a tick's one packet, without the call.
+                protect = crypto.protect_one
+                rtp_port, rtcp_port = self._rtp, self._rtcp
+                for data, addr, rtcp in datagrams:
+                    sealed = protect(data, rtcp)
+                    port = rtcp_port if rtcp and rtcp_port is not None else rtp_port
+                    if sealed is not None and port is not None:
+                        port.send(sealed, addr)
+            else:
+                self._send(datagrams)
         events = stream.events
         while events:
             self._events.put_nowait(events.popleft())
