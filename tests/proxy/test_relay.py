@@ -368,11 +368,12 @@ def test_warm_caches_change_nothing(flow: Flow) -> None:
     """What the relay makes after a few sightings — a template per header-name
     sequence (relay_template), a route decision per Request-URI and Route set,
     the value memos — leaves every byte, record and counter as it was."""
+    rs._TEMPLATES.clear()  # cold: other tests' shapes may have spent this generation's budget
     for _ in range(3):
         differential(flow)
     _, fast = differential(flow)
     assert fast.relay is not None and fast.relay.routes._decided
-    assert rs._TEMPLATES._made > 0
+    assert len(rs._TEMPLATES) > 0
 
 
 # -- generated and mutated requests: decline, or do exactly what the full path does ---------

@@ -5,11 +5,13 @@ and a block the generic path accepts is matched by its shape's template."""
 from __future__ import annotations
 
 import itertools
+import unittest.mock
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sipsec.proxy import relay_scan as rs
+from sipsec.proxy import relay_template as rt
 from sipsec.proxy.relay_template import Templates
 
 _NAMES = [
@@ -90,6 +92,7 @@ def test_templates_were_exercised() -> None:
 @given(blocks())
 def test_scan_with_templates_is_scan_without(case: tuple[bytes, bytes]) -> None:
     """The whole scanner, warmed (templates made) and cold (generic only): the same Scan."""
+    rs._TEMPLATES.clear()  # so the three sightings below make the template
     for head in case:
         data = head + b"\r\n\r\n"
         cold = rs.scan(data)
@@ -105,15 +108,82 @@ def test_scan_with_templates_is_scan_without(case: tuple[bytes, bytes]) -> None:
                 assert getattr(cold, name) == getattr(warm, name), name
 
 
-def test_templates_are_bounded() -> None:
-    templates: Templates[object] = Templates()
-    shape = rs.generic_split(b"X\r\nVia: a\r\nFrom: b\r\nTo: c\r\nCall-ID: d\r\nCSeq: 1 A\r\nl: 0")
-    assert shape is not None
-    for i in range(600):
+_HEAD = b"X\r\nVia: a\r\nFrom: b\r\nTo: c\r\nCall-ID: d\r\nCSeq: 1 A\r\nl: 0"
+
+
+def _flood(templates: Templates[object], shapes: int, times: int = 3, first: int = 0) -> None:
+    """Invented header orders, each seen ``times`` times the generic way."""
+    split = rs.generic_split(_HEAD)
+    assert split is not None
+    for i in range(first, first + shapes):
         names = (b"Via", b"X-%d" % i)
-        for _ in range(3):
-            templates.seen(names, shape[0][4], shape[0])
-    assert templates._made <= 256
+        for _ in range(times):
+            # a start line of its own: a key of its own (a key keeps _PER_COUNT)
+            templates.seen(names, split[0][4], split[0], b"%04x" % (i & 0xFFFF))
+
+
+def _entries(templates: Templates[object]) -> int:
+    return (
+        len(templates._live)
+        + sum(len(c) for c in templates._by_count.values())
+        + len(templates._sightings)
+    )
+
+
+def test_templates_are_bounded() -> None:
+    """A flood of invented shapes: live templates, their lists and the
+    sighting counts stay bounded, and compiles are budgeted per generation."""
+    templates: Templates[object] = Templates()
+    most = 0
+    for round_ in range(12):
+        _flood(templates, 1000, first=round_ * 1000)
+        assert len(templates) <= rt._MOST
+        assert sum(len(c) for c in templates._by_count.values()) == len(templates)
+        assert templates._made <= rt._PER_GENERATION
+        most = max(most, _entries(templates))
+    assert most <= 2 * rt._MOST + rt._SIGHTINGS_KEPT
+    assert len(templates) == rt._MOST  # 12 generations of 64: it filled and kept evicting
+
+
+def test_a_shape_seen_after_a_flood_is_templated_again() -> None:
+    """The budget recovers: after a flood has filled the table (and spent a
+    generation's budget), a legitimate shape seen often gets its template,
+    and the least matched flood template makes room for it."""
+    templates: Templates[object] = Templates()
+    head = b"A sip:b@h SIP/2.0\r\n" + _SIBLINGS[0]
+    split = rs.generic_split(head)
+    assert split is not None
+    names = tuple(rs._NAMES.findall(head))
+    at = head.find(b"\r\n")
+    # a flood whose templates are then matched, so they are not the least matched
+    _flood(templates, 7000)  # five generations: the table fills
+    assert len(templates) == rt._MOST
+    for _, template in templates._live.values():
+        template.hits = 1000
+    seen = 0
+    while templates.match(head, at) is None:
+        templates.seen(names, split[0][4], split[0], head[:4])
+        _flood(templates, 5, first=10**6 + seen * 5)  # the flood goes on
+        seen += 1
+        assert seen <= rt._GENERATION, "never templated again"
+    assert templates.match(head, at) == split
+    assert len(templates) <= rt._MOST
+
+
+def test_a_flood_template_ages_out() -> None:
+    """Match counts halve every generation: shapes a flood made and matched
+    long ago are evicted before ones matched now."""
+    templates: Templates[object] = Templates()
+    _flood(templates, rt._PER_GENERATION)
+    old = {at for at in templates._live}
+    for _, template in templates._live.values():
+        template.hits = 1 << 12
+    for round_ in range(40):  # 40 generations: the old counts have halved to 0
+        _flood(templates, 100, times=41, first=1000 + round_ * 100)
+        for at, (_, template) in templates._live.items():
+            if at not in old:
+                template.hits += 1  # matched now
+    assert not old & set(templates._live)
 
 
 _SIBLINGS = [  # one key (as many lines, the same first two bytes): INVITE, ACK/BYE and kin
@@ -162,7 +232,63 @@ def test_a_block_its_template_leaves_to_the_generic_path_makes_no_second_templat
     names = tuple(rs._NAMES.findall(blank))
     for _ in range(12):
         templates.seen(names, split[0][4], split[0], blank[:4])
-    assert templates._made == 1
+    assert templates._made == 1 and len(templates) == 1
     at = blank.find(b"\r\n")
     assert templates.match(blank, at) is None  # left to the generic path
     assert templates.match(head, at) == rs.generic_split(head)  # the plain one is matched
+
+
+_SMALL = {"_MOST": 5, "_GENERATION": 6, "_PER_GENERATION": 2, "_SIGHTINGS_KEPT": 8}
+_CHECKED = [0, 0]  # examples run, the most generations one went through
+
+
+@settings(max_examples=400)
+@given(st.lists(st.tuples(st.integers(0, 11), st.booleans()), min_size=20, max_size=200))
+def test_any_sighting_order_keeps_the_table_bounded_and_consistent(
+    events: list[tuple[int, bool]],
+) -> None:
+    """With small bounds, any order of sightings and matches: never more
+    than _MOST live templates, nor more than _PER_GENERATION made in one
+    generation; the key lists hold exactly the live templates; and a
+    block whose template is live is read as the generic path reads it."""
+    heads = [b"A sip:b@h SIP/2.0\r\n" + b"X-%d: v\r\n" % i + _SIBLINGS[i % 3] for i in range(12)]
+    _CHECKED[0] += 1
+    with unittest.mock.patch.multiple(rt, **_SMALL):
+        templates: Templates[object] = Templates()
+        for i, match in events:
+            head = heads[i]
+            split = rs.generic_split(head)
+            assert split is not None
+            at = head.find(b"\r\n")
+            if match:
+                got = templates.match(head, at)
+                assert got is None or got == split
+                continue
+            templates.seen(tuple(rs._NAMES.findall(head)), split[0][4], split[0], head[:4])
+            _CHECKED[1] = max(_CHECKED[1], templates._generation)
+            assert templates._made <= _SMALL["_PER_GENERATION"]
+            assert len(templates) <= _SMALL["_MOST"]
+            assert len(templates._sightings) <= _SMALL["_SIGHTINGS_KEPT"]
+            listed = [t for c in templates._by_count.values() for t in c]
+            assert sorted(map(id, listed)) == sorted(id(t) for _, t in templates._live.values())
+            assert all(c for c in templates._by_count.values())  # no empty list kept
+        for _, template in templates._live.values():
+            assert template.born <= templates._generation
+
+
+def test_the_small_bounds_reached_later_generations() -> None:
+    if _CHECKED[0]:  # the property ran (not this test alone)
+        assert _CHECKED[1] >= 3  # some cases ran through several generations
+
+
+def test_clear_forgets_everything_and_makes_again() -> None:
+    templates: Templates[object] = Templates()
+    _flood(templates, 5000)
+    templates.clear()
+    assert _entries(templates) == 0 and templates._made == 0
+    head = b"A sip:b@h SIP/2.0\r\n" + _SIBLINGS[1]
+    split = rs.generic_split(head)
+    assert split is not None
+    for _ in range(rt._SEEN_BEFORE_COMPILE):
+        templates.seen(tuple(rs._NAMES.findall(head)), split[0][4], split[0], head[:4])
+    assert templates.match(head, head.find(b"\r\n")) == split

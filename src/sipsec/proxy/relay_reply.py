@@ -227,7 +227,9 @@ def reply_fields(data: bytes) -> Fields | None:
     # The first Via line: from the CRLF before its value to the CRLF after
     # it (a line holds neither, so these are the line's own).
     begin = head.rfind(b"\r\n", 0, m.start(via + 1))
-    end = head.find(b"\r\n", m.end(via + 1))
+    # A captured value runs possessively to the CR that ends its line (or
+    # the block's end), so where it ends is where the line ends.
+    end = m.end(via + 1)
     via_lines = template.shape[2]
     below = None
     if len(via_lines) == 2 and via_lines[1] == via_lines[0] + 1:
@@ -235,5 +237,5 @@ def reply_fields(data: bytes) -> Fields | None:
         below = head[end + 2 : after if after >= 0 else len(head)]
     return (
         first[2], first[3], g[via], len(via_lines), cseq[1], g[from_], g[to], g[call_id],
-        begin, len(head) if end < 0 else end, below,
+        begin, end, below,
     )  # fmt: skip

@@ -28,6 +28,7 @@ __all__ = ["RelayRoutes"]
 _DEFAULT_PORT = {"udp": 5060, "tcp": 5060, "tls": 5061}
 _OCTET = rb"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(_OCTET + rb"(?:\." + _OCTET + rb"){3}")
+_UNDECIDED = (None, None, -1)  # not in RelayRoutes._decided: compared by identity
 _CACHE = 4096  # AORs and contacts remembered; cleared when full (a flood cannot grow them)
 
 
@@ -70,14 +71,16 @@ class RelayRoutes:
                 return None
         # keyed by the Route lines as written: each line is one value
         routes = s.routes
-        if routes:
+        if not routes:
+            key: tuple[bytes, ...] = (s.uri,)
+        elif len(routes) == 1:  # a dialog's requests through us: no comprehension's frame
+            key = (s.uri, s.lines[routes[0]])
+        else:
             lines = s.lines
-            key: tuple[bytes, ...] = (s.uri, *[lines[i] for i in routes])
-        else:
-            key = (s.uri,)
-        if key in self._decided:
-            decision = self._decided[key]
-        else:
+            key = (s.uri, *[lines[i] for i in routes])
+        # one lookup (a tuple's hash is not kept): _UNDECIDED is never a decision
+        decision = self._decided.get(key, _UNDECIDED)
+        if decision is _UNDECIDED:
             decision = self._decide(s.uri, tuple(s.value(i) for i in s.routes))
             remember(self._decided, key, decision, _CACHE)
         if decision is None:

@@ -50,6 +50,7 @@ def _same_ip(a: bytes, b: str) -> bool:
 _STAMPS: dict[tuple[bytes, str, int], tuple[bytes, bytes] | None] = {}
 _STAMPS_KEPT = 1024
 _AT_BRANCH = b";branch=" + STAND_IN
+_UNSEEN = (b"", b"")  # not in the memo: compared by identity, never one of its values
 
 
 def stamp(via: ViaTop, host: str, port: int) -> bytes | None:
@@ -64,9 +65,8 @@ def stamp(via: ViaTop, host: str, port: int) -> bytes | None:
     if skeleton is None or len(skeleton) > 256:
         return stamp_line(via, host, port)
     key = (skeleton, host, port)
-    if key in _STAMPS:
-        around = _STAMPS[key]
-    else:
+    around = _STAMPS.get(key, _UNSEEN)  # one lookup: a key's hash is not kept
+    if around is _UNSEEN:
         line = stamp_line(via.with_branch(STAND_IN), host, port)
         around = None
         if line is not None:
@@ -222,10 +222,12 @@ def forward(
     if mf >= 0:
         out[mf] = max_forwards
     if pop_routes:
-        popped = routes[:pop_routes]
-        for i in reversed(popped):
+        # the last first, so each index is still the line's; a loop, not a
+        # generator's sum (a frame per request that pops one)
+        for i in reversed(routes[:pop_routes]):
             del out[i]
-        at -= sum(1 for i in popped if i < at)
+            if i < at:
+                at -= 1  # the Via moves up over each popped line before it
     out.insert(at, via)
     if record_route is not None:
         out.insert(0, record_route)

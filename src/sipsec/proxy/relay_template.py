@@ -14,9 +14,16 @@ lines, names and values — so a match can stand in for it, and a miss
 simply falls back to it. Every repeat is possessive, so a match or a miss
 is linear in the block's length whatever the bytes.
 
-Bounded: templates are made only for shapes seen ``_SEEN_BEFORE_COMPILE``
-times and at most ``_MOST`` ever, so a flood of invented header names costs
-the generic path, not a compile per datagram.
+Bounded, and it recovers: templates are made only for shapes seen
+``_SEEN_BEFORE_COMPILE`` times, at most ``_PER_GENERATION`` in a generation
+(``_GENERATION`` blocks read the generic way), and at most ``_MOST`` live at
+once — a new one evicts the least matched of those made before its
+generation, and every generation halves the match counts, so the shapes
+in use now outrank a flood's. A flood of invented header names therefore
+costs the generic path and a compile per ``_GENERATION //
+_PER_GENERATION`` of its datagrams at most, never unbounded memory; and
+a legitimate shape seen again after it gets its template back within a
+generation.
 """
 
 from __future__ import annotations
@@ -30,9 +37,12 @@ from .relay_shapes import remember
 __all__ = ["Template", "Templates"]
 
 S = TypeVar("S")
+_Key = tuple[int, bytes, bytes]  # (LFs, first two bytes of the first line, of the start line)
 
 _SEEN_BEFORE_COMPILE = 3
-_MOST = 256  # templates ever made by one Templates
+_MOST = 256  # live templates of one Templates
+_GENERATION = 4096  # blocks read the generic way (seen) per generation
+_PER_GENERATION = 64  # templates made per generation, a quarter of _MOST
 _PER_COUNT = 4  # templates tried for one key (most recent first)
 _SIGHTINGS_KEPT = 1024
 
@@ -41,9 +51,15 @@ class Template(Generic[S]):
     """One header-name sequence: its pattern, the shape the generic path
     computed for it, and the key of each value group."""
 
-    __slots__ = ("hits", "keys", "names", "plan", "regex", "shape")
+    __slots__ = ("born", "hits", "keys", "names", "plan", "regex", "shape")
 
-    def __init__(self, names: Sequence[bytes], wanted: Sequence[tuple[bytes, int]], shape: S):
+    def __init__(
+        self,
+        names: Sequence[bytes],
+        wanted: Sequence[tuple[bytes, int]],
+        shape: S,
+        born: int = 0,
+    ):
         at = {line: key for key, line in wanted}
         parts = []
         keys = []
@@ -70,6 +86,7 @@ class Template(Generic[S]):
         # the group number of each value a caller reads, worked out by the
         # caller on its first hit (relay_scan.reply_fields)
         self.plan: tuple[int, ...] | None = None
+        self.born = born  # the generation it was made in: not evicted during it
 
 
 class Templates(Generic[S]):
@@ -80,10 +97,26 @@ class Templates(Generic[S]):
     def __init__(self) -> None:
         # by (number of lines, the first two bytes of the first line, the
         # first four of the start line)
-        self._by_count: dict[tuple[int, bytes, bytes], list[Template[S]]] = {}
+        self._by_count: dict[_Key, list[Template[S]]] = {}
         self._sightings: dict[tuple[tuple[bytes, ...], bytes], int] = {}
-        self._made = 0
-        self._made_for: set[tuple[tuple[bytes, ...], bytes]] = set()  # at most _MOST
+        # every live template by (names, start), with its _by_count key: at most _MOST
+        self._live: dict[tuple[tuple[bytes, ...], bytes], tuple[_Key, Template[S]]] = {}
+        self._generation = 0
+        self._read = 0  # blocks seen this generation
+        self._made = 0  # templates made this generation
+
+    def __len__(self) -> int:
+        """The live templates."""
+        return len(self._live)
+
+    def clear(self) -> None:
+        """Forget every template and sighting, and start a fresh generation
+        (a test that needs a shape's template made from cold)."""
+        self._by_count.clear()
+        self._sightings.clear()
+        self._live.clear()
+        self._generation += 1
+        self._read = self._made = 0
 
     def match(self, block: bytes, at: int = 0) -> tuple[S, list[bytes], dict[bytes, bytes]] | None:
         """(shape, header lines, the wanted values by key) of ``block[at:]`` —
@@ -138,18 +171,52 @@ class Templates(Generic[S]):
         after a start line that begins with ``start`` (its first four bytes
         are part of the template's key)."""
         start = start[:4]
-        if self._made >= _MOST or (names, start) in self._made_for:
+        self._read += 1
+        if self._read >= _GENERATION:
+            self._next_generation()
+        if (names, start) in self._live:
             return  # a block its template left to the generic path (a blank-ended value)
         count = self._sightings.get((names, start), 0) + 1
-        if count < _SEEN_BEFORE_COMPILE:
+        if count < _SEEN_BEFORE_COMPILE or self._made >= _PER_GENERATION:
+            # Kept counting when the generation's budget is spent: a shape
+            # seen often is made first when the next generation starts.
             remember(self._sightings, (names, start), count, _SIGHTINGS_KEPT)
+            return
+        if len(self._live) >= _MOST and not self._evict():
             return
         self._sightings.pop((names, start), None)
         self._made += 1
-        self._made_for.add((names, start))
         key = (len(names), (names[0] + b":")[:2], start)
         candidates = self._by_count.setdefault(key, [])
-        candidates.insert(0, Template(names, wanted, shape))
+        candidates.insert(0, Template(names, wanted, shape, self._generation))
+        self._live[(names, start)] = (key, candidates[0])
         for evicted in candidates[_PER_COUNT:]:
-            self._made_for.discard((evicted.names, start))
+            del self._live[(evicted.names, start)]
         del candidates[_PER_COUNT:]
+
+    def _next_generation(self) -> None:
+        """A new budget of templates, and every match count halved: what was
+        matched long ago (a flood's shapes, a finished call's) ages out."""
+        self._generation += 1
+        self._read = self._made = 0
+        for _, template in self._live.values():
+            template.hits >>= 1
+
+    def _evict(self) -> bool:
+        """Drop the least matched (then oldest) template made before this
+        generation (the ones made in it have had no time to be matched);
+        False when there is none (never, while _PER_GENERATION < _MOST)."""
+        old = [
+            (template.hits, template.born, at)  # the least matched, the oldest of them
+            for at, (_, template) in self._live.items()
+            if template.born != self._generation
+        ]
+        if not old:
+            return False
+        at = min(old)[2]
+        key, template = self._live.pop(at)
+        candidates = self._by_count[key]
+        candidates.remove(template)
+        if not candidates:
+            del self._by_count[key]
+        return True
