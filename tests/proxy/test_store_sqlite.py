@@ -142,6 +142,58 @@ def test_several_processes_on_one_file(tmp_path: Path) -> None:
     assert contacts == {f"sip:p{n}-{i}@h" for n in range(processes) for i in range(count)}
 
 
+class _Refusing:
+    """A connection whose first ``refusals`` statements fail with ``code``
+    (SQLite's answer to the second of two processes switching a new file to
+    WAL at once: SQLITE_BUSY without the busy handler), then pass through."""
+
+    def __init__(self, conn: sqlite3.Connection, refusals: int, code: int) -> None:
+        self.conn, self.refusals, self.code, self.calls = conn, refusals, code, 0
+
+    def execute(self, sql: str) -> sqlite3.Cursor:
+        self.calls += 1
+        if self.calls <= self.refusals:
+            exc = sqlite3.OperationalError("database is locked")
+            exc.sqlite_errorcode = self.code
+            raise exc
+        return self.conn.execute(sql)
+
+
+@pytest.mark.parametrize("code", [sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, 261])
+def test_the_wal_switch_is_retried_while_another_process_holds_the_file(
+    tmp_path: Path, code: int
+) -> None:
+    db = SqliteDatabase(tmp_path / "s.db")
+    refusing = _Refusing(db._conn, 3, code)  # 261: SQLITE_BUSY_RECOVERY, an extended code
+    db._conn = refusing  # type: ignore[assignment]
+    assert str(db._journal_wal()).lower() == "wal"
+    assert refusing.calls == 4
+    db._conn = refusing.conn
+    db.close()
+
+
+def test_the_wal_switch_gives_up_at_the_timeout(tmp_path: Path) -> None:
+    db = SqliteDatabase(tmp_path / "s.db", timeout=0.05)
+    refusing = _Refusing(db._conn, 10**9, sqlite3.SQLITE_BUSY)
+    db._conn = refusing  # type: ignore[assignment]
+    with pytest.raises(sqlite3.OperationalError):
+        db._journal_wal()
+    assert 2 <= refusing.calls < 10**9  # retried, then stopped
+    db._conn = refusing.conn
+    db.close()
+
+
+def test_the_wal_switch_reports_other_errors_at_once(tmp_path: Path) -> None:
+    db = SqliteDatabase(tmp_path / "s.db")
+    refusing = _Refusing(db._conn, 1, sqlite3.SQLITE_IOERR)
+    db._conn = refusing  # type: ignore[assignment]
+    with pytest.raises(sqlite3.OperationalError):
+        db._journal_wal()
+    assert refusing.calls == 1
+    db._conn = refusing.conn
+    db.close()
+
+
 def test_a_new_store_file_is_private_whatever_the_umask(tmp_path: Path) -> None:
     import os
 
