@@ -548,6 +548,30 @@ def test_a_full_relay_declines_and_the_full_path_answers() -> None:
     assert top is not None and top.branch is not None and not top.branch.startswith("z9hG4bKr.")
 
 
+@pytest.mark.parametrize("crlfs", [1, 2, 5])
+def test_a_response_after_crlfs_reaches_its_relayed_transaction(crlfs: int) -> None:
+    """§7.5: CRLFs before a response's status line are skipped, as the parser
+    skips them, so a relayed INVITE's 180 and 200 still reach its client
+    transaction and leave exactly as they do without them (the full path,
+    which does not hold the relay's transactions, would drop them as stray)."""
+    sent = []
+    pad = b"\r\n" * crlfs
+    for relay, before in ((True, b""), (True, pad), (False, pad)):
+        d = make_driver(relay)
+        d.datagram(req("INVITE", "sip:bob@atlanta.example", "z9hG4bKpad"), ALICE)
+        invite = d.last_to(BOB)
+        for status in (180, 200):
+            d.datagram(before + reply(invite, status), BOB)
+        assert d.taken == (3 if relay else 0)  # the INVITE, the 180, the 200
+        assert d.core.stats["stray_responses"] == 0
+        sent.append([m for m, dest in d.sent if dest == ALICE])
+    assert sent[0] == sent[1] == sent[2]  # relay on, with or without; the full path
+    assert [m.split(b"\r\n")[0] for m in sent[1][-2:]] == [
+        b"SIP/2.0 180 Ringing",
+        b"SIP/2.0 200 OK",
+    ]
+
+
 def test_a_response_the_relay_does_not_know_is_left_to_the_full_path() -> None:
     """Ownership, responses: our prefix but no transaction (a late 2xx after
     Timer M, a forgery) is declined; the full path drops it as a stray."""

@@ -98,6 +98,15 @@ class FastRelay(ReplyPath):
         try:
             if data.startswith(b"SIP/2.0 "):
                 return self._response(data, now)
+            if data.startswith(b"\r\n"):
+                # §7.5: CRLFs before the start line, skipped as the parser
+                # skips them. A response's must reach the relay's transaction:
+                # the full path, which does not hold it, would drop it as stray.
+                at = 2
+                while data.startswith(b"\r\n", at):
+                    at += 2
+                if data.startswith(b"SIP/2.0 ", at):
+                    return self._response(data[at:], now)
             return self._request(data, source, now)
         except (SipsecError, UnicodeError, ValueError):  # pragma: no cover - defensive
             self.stats["relay_errors"] += 1
