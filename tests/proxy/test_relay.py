@@ -350,9 +350,37 @@ def options_to_user(d: Driver) -> None:
     d.advance(40)
 
 
+def _unparsable(response: bytes) -> bytes:
+    """``response`` with a Contact the relay never reads and the parser refuses."""
+    broken = response.replace(b"\r\n\r\n", b"\r\nContact: <sip:bob@h\r\n\r\n", 1)
+    with pytest.raises(SipParseError):
+        parse_message(broken)
+    return broken
+
+
+def refused_finals(d: Driver) -> None:
+    """A 503 and a 486 the parser refuses are dropped, state untouched, as
+    the full path drops them: the INVITE is retransmitted (Timer A) and
+    Timer B answers 408 upstream; then a good 486 after a new INVITE."""
+    d.datagram(req("INVITE", "sip:bob@atlanta.example", "z9hG4bKinv8"), ALICE)
+    invite = d.last_to(BOB)
+    d.datagram(_unparsable(reply(invite, 503)), BOB)
+    d.datagram(_unparsable(reply(invite, 486)), BOB)
+    d.advance(80)
+
+
+def refused_bye_503(d: Driver) -> None:
+    """A BYE's 503 the parser refuses: dropped, Timer E/F go on to 408."""
+    bob = f"sip:bob@{BOB[0]}:{BOB[1]}"
+    d.datagram(req("BYE", bob, "z9hG4bKbye9", to_tag="btag", cseq=2), ALICE)
+    d.datagram(_unparsable(reply(d.last_to(BOB), 503)), BOB)
+    d.advance(80)
+
+
 FLOWS = [
     basic_call, busy_call, cancelled_call, early_cancel, retransmitted_invite, lost_responses,
     bye_timeout, timer_c, timer_c_unanswered, foreign_domain, loose_routed_bye, options_to_user,
+    refused_finals, refused_bye_503,
 ]  # fmt: skip
 
 

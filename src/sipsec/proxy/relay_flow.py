@@ -56,9 +56,12 @@ class RelayFlow:
     # -- responses from downstream ---------------------------------------------------------------
     def on_response(
         self, txn: RelayTxn, status: int, method: bytes, *, fwd: bytes, raw: bytes, now: float
-    ) -> None:
+    ) -> bool:
         """``fwd``: the response without our Via (what goes upstream);
-        ``raw``: as received (to build the ACK from)."""
+        ``raw``: as received (to build the ACK from). False, with nothing
+        changed, when a final response this needs parsed is one the parser
+        refuses: the full path drops it too, and our request is retransmitted
+        as if it never came (§17.1.1.2, §17.1.2.2)."""
         if method == b"CANCEL":  # the answer to our CANCEL (§9.1): nothing to forward
             self.core.stats["responses_absorbed"] += 1
             if txn.cancel == CancelState.SENT and status >= 200:
@@ -66,11 +69,11 @@ class RelayFlow:
                 txn.timers.pop("cretx", None)
                 txn.timers.pop("cf", None)
                 self._forget_if_finished(txn)
-            return
+            return True
         state = txn.c_state
         if status < 200:
             if state > _PROCEEDING:  # not client_pending
-                return
+                return True
             if state == _CALLING:
                 txn.c_state = C.PROCEEDING
                 if txn.invite:  # Figure 5: A and B stop in Proceeding
@@ -83,23 +86,33 @@ class RelayFlow:
             if status != 100 and txn.final is None and txn.s_state == _S_PROCEEDING:
                 txn.last = fwd  # _upstream, inline
                 self.out.append((fwd, txn.upstream))
-            return
+            return True
         if txn.invite and 200 <= status < 300:
             if state in (C.COMPLETED, C.DONE):
-                return
+                return True
             if state != C.ACCEPTED:
                 self._client_done(txn, C.ACCEPTED)
                 self.queue.arm(txn, "c_end", now + 64 * self.timers.t1)  # Timer M
             if txn.final is None or txn.s_state == S.ACCEPTED:
                 self._final(txn, fwd, status, now)  # RFC 6026: every 2xx, retransmissions too
-            return
+            return True
         if not txn.client_pending:
             if txn.invite and state == C.COMPLETED and txn.ack is not None:
                 self.out.append((txn.ack, txn.peer))  # a retransmitted final: our ACK again
-            return
+            return True
+        best: Response | None = None
+        if txn.invite or (status == 503 and txn.final is None):
+            # Parsed before any state changes: the ACK is built from it, and
+            # a 503 is turned into a 500 (§16.7 step 6).
+            try:
+                response = _response(raw)
+            except SipParseError:
+                return False
+            if status == 503 and txn.final is None:
+                best = choose_best([_response(raw, strip=True)], _inbound(txn))
         if txn.invite:
             try:
-                txn.ack = bytes(build_ack(_request(txn.out), _response(raw)))
+                txn.ack = bytes(build_ack(_request(txn.out), response))
             except SipParseError:
                 txn.ack = None
             self._client_done(txn, C.COMPLETED)
@@ -110,10 +123,10 @@ class RelayFlow:
             self._client_done(txn, C.COMPLETED)
             self.queue.arm(txn, "c_end", now + self.timers.t4)  # Timer K
         if txn.final is None:
-            if status == 503:  # §16.7 step 6, as choose_best does it
-                best = choose_best([_response(raw, strip=True)], _inbound(txn))
+            if best is not None:  # §16.7 step 6, as choose_best does it
                 fwd, status = bytes(best), best.status
             self._final(txn, fwd, status, now)
+        return True
 
     def _client_done(self, txn: RelayTxn, state: int) -> None:
         if txn.cancel == CancelState.PENDING:

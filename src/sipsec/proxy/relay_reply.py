@@ -67,7 +67,8 @@ class ReplyPath(RelayFlow):
             txn.to_seen = to
             # a 100 goes no further (§16.7 step 5); else the datagram without our Via
             fwd = data[:begin] + data[end:] if status != 100 else b""
-            self.on_response(txn, status, cseq_method, fwd=fwd, raw=data, now=now)
+            if not self.on_response(txn, status, cseq_method, fwd=fwd, raw=data, now=now):
+                return False  # a final the parser refuses: the full path's verdict
             self.stats["relay_responses"] += 1
             return True
         return self._parsed_response(data, now)
@@ -113,7 +114,8 @@ class ReplyPath(RelayFlow):
                 fwd = b""  # a 100 goes no further (§16.7 step 5)
                 if status != 100:
                     fwd = sp.without_first(data, lines[via_lines[0]])
-                self.on_response(txn, status, cseq_method, fwd=fwd, raw=data, now=now)
+                if not self.on_response(txn, status, cseq_method, fwd=fwd, raw=data, now=now):
+                    return False  # as in _response
                 self.stats["relay_responses"] += 1
                 return True
         return self._parsed_response(data, now)
@@ -141,10 +143,9 @@ class ReplyPath(RelayFlow):
                 return False
         except SipParseError:
             return False
-        self.on_response(
+        return self.on_response(
             txn, response.status, cseq.method.encode(), fwd=bytes(response), raw=data, now=now
         )
-        return True
 
 
 _TAILS: dict[bytes, bool] = {}  # what follows our branch in our Via → the value is plain
