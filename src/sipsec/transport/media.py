@@ -289,18 +289,7 @@ class MediaSession:
         assert stream is not None
         datagrams = stream.datagrams_to_send()
         if datagrams:
-            crypto = self.crypto
-            if self._each and crypto is not None:
-                # _send's loop, inline: a tick's one packet, without the call.
-                protect = crypto.protect_one
-                rtp_port, rtcp_port = self._rtp, self._rtcp
-                for data, addr, rtcp in datagrams:
-                    sealed = protect(data, rtcp)
-                    port = rtcp_port if rtcp and rtcp_port is not None else rtp_port
-                    if sealed is not None and port is not None:
-                        port.send(sealed, addr)
-            else:
-                self._send(datagrams)
+            self._send(datagrams)
         events = stream.events
         while events:
             self._events.put_nowait(events.popleft())
