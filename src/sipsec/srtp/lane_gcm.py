@@ -47,9 +47,18 @@ class _GcmLane:
         # (ROC || SEQ) is XORed into the low 48 bits of this.
         self._iv = keys.salt ^ (ssrc << 48)
 
-    def _next_index(self, seq: int) -> int:
-        """The index a packet with ``seq`` gets (Appendix A), or -1 when it is
-        not new (a repeat or older: the general path's case)."""
+    def _index_of(self, packet: bytes, shortest: int) -> int:
+        """The index ``packet`` gets (Appendix A), or -1 when it is not the
+        lane's case: longer than ``shortest`` octets and within MAX_PACKET, a
+        plain header, the lane's SSRC, the key within its lifetime, and a new
+        index (a repeat or older one is the general path's case)."""
+        n = len(packet)
+        if n <= shortest or n > MAX_PACKET or packet[0] != 0x80:
+            return -1
+        _, seq, ssrc = unpack_fixed(packet)
+        master = self.master
+        if ssrc != self.ssrc or master.rtp_count >= master.rtp_limit:
+            return -1
         highest = self._stream.highest
         if seq == (highest + 1) & 0xFFFF:
             return highest + 1
@@ -68,20 +77,13 @@ class GcmTxLane(_GcmLane):
 
     def protect(self, rtp: bytes) -> bytes | None:
         """The SRTP packet, or None (nothing changed) when this is not the lane's case."""
-        n = len(rtp)
-        if n <= 12 or n > MAX_PACKET or rtp[0] != 0x80:
-            return None
-        _, seq, ssrc = unpack_fixed(rtp)
-        master = self.master
-        if ssrc != self.ssrc or master.rtp_count >= master.rtp_limit:
-            return None
-        index = self._next_index(seq)
+        index = self._index_of(rtp, 12)
         if index < 0:
             return None
         stream = self._stream
         stream.mask = ((stream.mask << (index - stream.highest)) | 1) & stream.full
         stream.highest = index
-        master.rtp_count += 1
+        self.master.rtp_count += 1
         header = rtp[:12]
         sealed = header + self._aead.encrypt((self._iv ^ index).to_bytes(12), rtp[12:], header)
         return sealed + self._mki if self._mki else sealed
@@ -95,14 +97,7 @@ class GcmRxLane(_GcmLane):
     def unprotect(self, srtp: bytes) -> bytes | None:
         """The RTP packet, None (nothing changed) when this is not the lane's
         case; :class:`SrtpAuthError` when the tag does not verify."""
-        n = len(srtp)
-        if n <= 12 + _TAG or n > MAX_PACKET or srtp[0] != 0x80:
-            return None
-        _, seq, ssrc = unpack_fixed(srtp)
-        master = self.master
-        if ssrc != self.ssrc or master.rtp_count >= master.rtp_limit:
-            return None
-        index = self._next_index(seq)
+        index = self._index_of(srtp, 12 + _TAG)
         if index < 0:
             return None
         header = srtp[:12]
@@ -114,5 +109,5 @@ class GcmRxLane(_GcmLane):
         stream = self._stream
         stream.mask = ((stream.mask << (index - stream.highest)) | 1) & stream.full
         stream.highest = index
-        master.rtp_count += 1
+        self.master.rtp_count += 1
         return header + plain
