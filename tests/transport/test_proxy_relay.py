@@ -254,7 +254,6 @@ class ScriptedRelay:
         self.fired: list[float] = []
         self.fired_event = asyncio.Event()
         self.queue = self  # its deadline moves as the script says: always "queued before"
-        self.low = 0.0
 
     def queued_before(self, at: float) -> bool:
         return True

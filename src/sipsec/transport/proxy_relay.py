@@ -111,11 +111,10 @@ class RelayShell:
                     _log.debug("relay: sending to %s failed: %s", address, exc)
         at = self._at
         queue = self._queue
-        if at is not None:
-            if not queue.queued_before(at):
-                return  # nothing queued since can be due before the armed wake-up
-        else:
-            queue.low = math.inf  # read in full just below
+        if at is None:
+            queue.queued_before(math.inf)  # forgets what was queued: read in full below
+        elif not queue.queued_before(at):
+            return  # nothing queued since can be due before the armed wake-up
         due = relay.get_timer()
         if due is None or self._closed:
             return
