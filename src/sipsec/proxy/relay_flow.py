@@ -26,7 +26,7 @@ from .forking import choose_best
 from .log import TransactionLogged
 from .relay_shapes import TOKEN_CHARS
 from .relay_timers import TimerQueue
-from .relay_txn import Address, CancelState, ClientState, RelayTxn, ServerState
+from .relay_txn import NO_PARTIES, Address, CancelState, ClientState, RelayTxn, ServerState
 
 __all__ = ["RelayFlow", "cancel_record", "echoes", "stamped_request", "upstream_of"]
 
@@ -34,7 +34,6 @@ S, C = ServerState, ClientState
 # the states on the per-response path, as plain globals (one lookup, not two)
 _CALLING, _PROCEEDING, _S_PROCEEDING = C.CALLING, C.PROCEEDING, S.PROCEEDING
 _MAX_FIELD = 120  # as log.py clips a party
-_NO_PARTIES = (b"-", b"-")
 
 
 def _clip(text: str) -> str:
@@ -100,21 +99,26 @@ class RelayFlow:
             if txn.invite and state == C.COMPLETED and txn.ack is not None:
                 self.out.append((txn.ack, txn.peer))  # a retransmitted final: our ACK again
             return True
+        ack: bytes | None = None
         best: Response | None = None
-        if txn.invite or (status == 503 and txn.final is None):
-            # Parsed before any state changes: the ACK is built from it, and
-            # a 503 is turned into a 500 (§16.7 step 6).
+        replaced = status == 503 and txn.final is None
+        if txn.invite or replaced:
+            # Parsed once, before any state changes: the ACK is built from
+            # it, and a 503 is turned into a 500 (§16.7 step 6).
             try:
                 response = _response(raw)
             except SipParseError:
                 return False
-            if status == 503 and txn.final is None:
-                best = choose_best([_response(raw, strip=True)], _inbound(txn))
+            if txn.invite:
+                try:
+                    ack = bytes(build_ack(_request(txn.out), response))
+                except SipParseError:
+                    ack = None
+            if replaced:
+                response.headers.pop_first("Via")  # ours: what goes upstream has it not
+                best = choose_best([response], _inbound(txn))
         if txn.invite:
-            try:
-                txn.ack = bytes(build_ack(_request(txn.out), response))
-            except SipParseError:
-                txn.ack = None
+            txn.ack = ack
             self._client_done(txn, C.COMPLETED)
             self.queue.arm(txn, "c_end", now + self.timers.timer_d)  # Timer D
             if txn.ack is not None:
@@ -171,7 +175,7 @@ class RelayFlow:
             self.queue.arm(txn, "s_end", now + 64 * t1)  # Timer J
         if first:
             from_, to = txn.parties
-            txn.parties = _NO_PARTIES  # logged once: nothing else reads them
+            txn.parties = NO_PARTIES  # logged once: nothing else reads them
             record = TransactionLogged(
                 txn.method, _clip(from_.decode()), _clip(to.decode()), status,
                 now - txn.started, 1, txn.source,
@@ -304,12 +308,10 @@ def _inbound(txn: RelayTxn) -> Request:
     return _request(start + b"\r\n" + b"\r\n".join(lines) + b"\r\n\r\n" + body)
 
 
-def _response(raw: bytes, *, strip: bool = False) -> Response:
+def _response(raw: bytes) -> Response:
     message = parse_message(raw)
     if not isinstance(message, Response):
         raise SipParseError("not a response")
-    if strip:
-        message.headers.pop_first("Via")
     return message
 
 

@@ -8,9 +8,10 @@ timers that are running; :mod:`.relay_timers` queues them.
 
 from __future__ import annotations
 
-__all__ = ["Address", "ClientState", "RelayTxn", "ServerState"]
+__all__ = ["NO_PARTIES", "Address", "ClientState", "RelayTxn", "ServerState"]
 
 Address = tuple[str, int]
+NO_PARTIES = (b"-", b"-")  # a transaction's From and To for the log, before or after
 
 
 class ServerState:
@@ -69,7 +70,7 @@ class RelayTxn:
         self.source = ""
         # the From and To URIs for the log record, as the scanner read them
         # (its memo's objects: no copy per transaction), decoded only then
-        self.parties: tuple[bytes, bytes] = (b"-", b"-")
+        self.parties: tuple[bytes, bytes] = NO_PARTIES
         self.echo: tuple[bytes, bytes, bytes] = (b"", b"", b"")  # From, To, Call-ID as sent
         # the To of a response that echoed them (its tag checked); CR: no value is that
         self.to_seen = b"\r"
