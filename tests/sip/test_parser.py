@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from sipsec.sip import SipParseError
-from sipsec.sip.parser import _parse_full
+from sipsec.sip.parser import _parse_full, start_line_at
 
 HEAD = (
     b"OPTIONS sip:a@b.example SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n"
@@ -48,3 +48,20 @@ def test_a_fold_after_a_line_without_a_colon_does_not_rescue_it() -> None:
     with pytest.raises(SipParseError) as caught:
         _parse_full(data, datagram=True)
     assert caught.value.status == 400
+
+
+@pytest.mark.parametrize(
+    ("data", "at"),
+    [
+        (b"INVITE", 0),
+        (b"\r\nINVITE", 2),
+        (b"\r\n\r\n\r\nSIP/2.0 200 OK", 6),
+        (b"\r\n\rSIP", 2),  # half a CRLF is not skipped: the start line is refused there
+        (b"\n\r\nSIP", 0),  # a bare LF is not a CRLF
+        (b"\r\n", 2),
+        (b"", 0),
+    ],
+)
+def test_the_start_line_begins_after_the_crlfs_before_it(data: bytes, at: int) -> None:
+    """§7.5: the CRLF pairs before a start line, and nothing else, are skipped."""
+    assert start_line_at(data) == at

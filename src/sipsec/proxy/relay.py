@@ -40,6 +40,7 @@ import os
 
 from sipsec.errors import SipsecError
 from sipsec.sip import Request, SipParseError, make_response, parse_message
+from sipsec.sip.parser import start_line_at
 
 from . import relay_scan as rs
 from . import relay_splice as sp
@@ -102,9 +103,7 @@ class FastRelay(ReplyPath):
                 # §7.5: CRLFs before the start line, skipped as the parser
                 # skips them. A response's must reach the relay's transaction:
                 # the full path, which does not hold it, would drop it as stray.
-                at = 2
-                while data.startswith(b"\r\n", at):
-                    at += 2
+                at = start_line_at(data)
                 if data.startswith(b"SIP/2.0 ", at):
                     return self._response(data[at:], now)
             return self._request(data, source, now)

@@ -36,7 +36,7 @@ from .message import (
 from .uri import SipUri, _build_sip, parse_uri
 from .uri_grammar import HOST_PORT_RE, PARAMS_RE, USERINFO_RE
 
-__all__ = ["parse_message"]
+__all__ = ["parse_message", "start_line_at"]
 
 _TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 _VERSION = re.compile(r"SIP/[0-9]+\.[0-9]+", re.IGNORECASE)
@@ -159,13 +159,20 @@ def _parse(data: bytes, *, datagram: bool) -> Request | Response:
     return _parse_full(data, datagram=datagram)
 
 
+def start_line_at(data: bytes) -> int:
+    """Where a message's start line begins: after the CRLFs that may come
+    before it (§7.5), which a parser ignores."""
+    start = 0
+    while data.startswith(b"\r\n", start):
+        start += 2
+    return start
+
+
 def _parse_full(data: bytes, *, datagram: bool) -> Request | Response:
     """Any message, and the verdict on every bad one."""
     if len(data) > MAX_MESSAGE_SIZE:
         raise SipParseError("message too large", 513)
-    start = 0
-    while data.startswith(b"\r\n", start):  # §7.5: CRLFs before the start line
-        start += 2
+    start = start_line_at(data)
     end = data.find(b"\r\n\r\n", start)
     if end < 0:
         raise SipParseError("header section not terminated by an empty line")
